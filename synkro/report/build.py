@@ -1,0 +1,293 @@
+"""Build the report for one window from the marts and the analysis table.
+
+Why here and not in dbt: the report mixes hard metrics (SQL over marts, no AI) with the analysis
+results and with the state of the run that produced them. Hard metrics never depend on Gemini: if
+the analysis is missing the report still goes out with them and says why the scores are absent.
+A source that failed or is stale is stated plainly instead of silently reporting old data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from synkro.report.model import (
+    AISpend,
+    DialogHighlight,
+    ManagerRow,
+    Report,
+    ReportWindow,
+    SourceFreshness,
+)
+
+UNASSIGNED = "Без менеджера"
+_OK_STATES = {None, "", "ok", "success", "succeeded", "skipped"}
+_STEP_NAMES = {
+    "amocrm": "загрузка amoCRM",
+    "radist": "загрузка Radist",
+    "dbt": "моделирование (dbt)",
+    "analysis": "анализ Gemini",
+}
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    return default if value is None else value
+
+
+def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    row = conn.execute("select to_regclass(%s)", (f'"{schema}"."{table}"',)).fetchone()
+    return bool(row and row[0])
+
+
+def _column_exists(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
+    row = conn.execute(
+        "select 1 from information_schema.columns where table_schema = %s and table_name = %s "
+        "and column_name = %s",
+        (schema, table, column),
+    ).fetchone()
+    return row is not None
+
+
+def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list[dict[str, Any]]:
+    """Per dialog active in the window: counts, first response, left waiting, manager and lead."""
+    marts = f"{slug}_marts"
+    query = sql.SQL(
+        """
+        with w as (
+            select m.dialog_id, m.sent_at, m.direction
+            from {msgs} m where m.sent_at >= %(s)s and m.sent_at < %(e)s
+        ), per_dialog as (
+            select dialog_id,
+                   count(*) filter (where direction = 'inbound') as messages_in,
+                   count(*) filter (where direction = 'outbound') as messages_out,
+                   min(sent_at) filter (where direction = 'inbound') as first_inbound_at
+            from w group by dialog_id
+        ), last_msg as (
+            select distinct on (dialog_id) dialog_id, direction
+            from w order by dialog_id, sent_at desc
+        )
+        select p.dialog_id::text, p.messages_in, p.messages_out,
+               extract(epoch from (
+                   select min(o.sent_at) from w o
+                   where o.dialog_id = p.dialog_id and o.direction = 'outbound'
+                     and o.sent_at > p.first_inbound_at
+               ) - p.first_inbound_at)::double precision as first_response_seconds,
+               (l.direction = 'inbound') as left_waiting,
+               coalesce(d.manager_name, %(unassigned)s) as manager_name,
+               d.lead_id
+        from per_dialog p
+        join last_msg l on l.dialog_id = p.dialog_id
+        left join {dialogs} d on d.dialog_id = p.dialog_id
+        order by p.dialog_id
+        """
+    ).format(msgs=sql.Identifier(marts, "fct_dialog_messages"), dialogs=sql.Identifier(marts, "fct_dialogs"))
+    cur = conn.execute(query, {"s": window.start, "e": window.end, "unassigned": UNASSIGNED})
+    cols = [c.name for c in cur.description or []]
+    return [dict(zip(cols, row, strict=True)) for row in cur]
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return float(values[mid]) if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list[dict[str, Any]] | None:
+    schema = f"{slug}_analysis"
+    if not _exists(conn, schema, "dialog_analyses"):
+        return None
+    cur = conn.execute(
+        sql.SQL(
+            "select dialog_id, status, overall_score, criteria, risk_flags, summary, recommendation, error, "
+            "model, input_tokens, output_tokens, thinking_tokens, cost_usd from {} "
+            "where window_start = %s and window_end = %s"
+        ).format(sql.Identifier(schema, "dialog_analyses")),
+        (window.start, window.end),
+    )
+    cols = [c.name for c in cur.description or []]
+    return [dict(zip(cols, row, strict=True)) for row in cur]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return list(json.loads(value))
+    return list(value)
+
+
+def _highlight(
+    a: dict[str, Any], stat: dict[str, Any] | None, amocrm_base_url: str | None
+) -> DialogHighlight:
+    criteria = _as_list(a.get("criteria"))
+    worst = min(criteria, key=lambda c: c.get("score", 100), default=None)
+    lead_id = stat.get("lead_id") if stat else None
+    return DialogHighlight(
+        dialog_id=a["dialog_id"],
+        manager_name=(stat or {}).get("manager_name") or UNASSIGNED,
+        score=a.get("overall_score"),
+        risk_flags=_as_list(a.get("risk_flags")),
+        evidence=(worst or {}).get("evidence", "") or "",
+        summary=a.get("summary") or "",
+        recommendation=a.get("recommendation") or "",
+        lead_id=lead_id,
+        lead_url=lead_url(amocrm_base_url, lead_id),
+    )
+
+
+def lead_url(amocrm_base_url: str | None, lead_id: int | None) -> str | None:
+    """Link to the lead card in amoCRM: ``{base}/leads/detail/{lead_id}``."""
+    if not amocrm_base_url or lead_id is None:
+        return None
+    return f"{amocrm_base_url.rstrip('/')}/leads/detail/{lead_id}"
+
+
+def _freshness(
+    conn: psycopg.Connection, slug: str, window: ReportWindow, stale_after: timedelta, now: datetime
+) -> list[SourceFreshness]:
+    """Last successful dlt load per source and the newest data timestamp in raw tables."""
+    raw = f"{slug}_raw"
+    loads: dict[str, datetime] = {}
+    if _exists(conn, raw, "_dlt_loads"):
+        for name, at in conn.execute(
+            sql.SQL(
+                "select schema_name, max(inserted_at) from {} where status = 0 group by schema_name"
+            ).format(sql.Identifier(raw, "_dlt_loads"))
+        ):
+            loads[str(name)] = at
+    probes = {"amocrm": ("amocrm_leads", "updated_at"), "radist": ("radist_messages", "sent_at")}
+    out = []
+    for source, (table, column) in probes.items():
+        last_data = None
+        if _exists(conn, raw, table) and _column_exists(conn, raw, table, column):
+            last_data = conn.execute(
+                sql.SQL("select max({}) from {}").format(sql.Identifier(column), sql.Identifier(raw, table))
+            ).fetchone()[0]
+        last_load = next((at for name, at in loads.items() if name.startswith(source)), None)
+        stale = last_load is None or (now - last_load > stale_after and last_load < window.end)
+        out.append(
+            SourceFreshness(source=source, last_load_at=last_load, last_data_at=last_data, stale=stale)
+        )
+    return out
+
+
+def build_report(
+    conn: psycopg.Connection,
+    slug: str,
+    window: ReportWindow,
+    settings: Any,
+    run_status: Mapping[str, Any] | None = None,
+    *,
+    amocrm_base_url: str | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Assemble the report. ``run_status`` maps a step (amocrm, radist, dbt, analysis) to "ok" or
+    an error text; ``settings`` gives ``min_dialogs``, ``language``, ``stale_after_hours``,
+    ``risky_dialogs_limit``."""
+    now = now or datetime.now(UTC)
+    language = _get(settings, "language", "ru")
+    report = Report(tenant_slug=slug, window=window, generated_at=now, language=language)
+    for step, state in (run_status or {}).items():
+        text = state if isinstance(state, str) else _get(state, "error") or _get(state, "status")
+        if text is not None and str(text).lower() not in _OK_STATES:
+            report.problems.append(f"Шаг «{_STEP_NAMES.get(step, step)}» завершился с ошибкой: {text}")
+
+    stale_after = timedelta(hours=float(_get(settings, "stale_after_hours", 26)))
+    report.freshness = _freshness(conn, slug, window, stale_after, now)
+    for f in report.freshness:
+        if f.stale:
+            when = f.last_load_at.strftime("%d.%m %H:%M UTC") if f.last_load_at else "никогда"
+            report.problems.append(f"Данные {f.source} устарели: последняя загрузка — {when}.")
+
+    marts = f"{slug}_marts"
+    if not (_exists(conn, marts, "fct_dialog_messages") and _exists(conn, marts, "fct_dialogs")):
+        report.problems.append("Витрины диалогов ещё не построены: цифр за период нет.")
+        report.analysis_available = False
+        report.kind = "notice"
+        return report
+
+    stats = _dialog_stats(conn, slug, window)
+    by_id = {s["dialog_id"]: s for s in stats}
+    h = report.headline
+    h.dialogs = len(stats)
+    h.messages_in = sum(s["messages_in"] for s in stats)
+    h.messages_out = sum(s["messages_out"] for s in stats)
+    h.median_first_response_seconds = _median([s["first_response_seconds"] for s in stats])
+    h.left_waiting = sum(1 for s in stats if s["left_waiting"])
+    if _exists(conn, marts, "dim_leads") and _column_exists(conn, marts, "dim_leads", "created_at"):
+        h.new_leads = conn.execute(
+            sql.SQL("select count(*) from {} where created_at >= %s and created_at < %s").format(
+                sql.Identifier(marts, "dim_leads")
+            ),
+            (window.start, window.end),
+        ).fetchone()[0]
+
+    min_dialogs = int(_get(settings, "min_dialogs", 1))
+    if h.dialogs < min_dialogs:
+        report.kind = "notice"
+        report.notes.append(
+            f"За период {h.dialogs} диалог(ов) — меньше порога {min_dialogs}, подробный отчёт не формируется."
+        )
+        return report
+
+    analyses = _analyses(conn, slug, window)
+    rows = [a for a in (analyses or []) if a["dialog_id"] in by_id]
+    ok = [a for a in rows if a["status"] == "ok" and a["overall_score"] is not None]
+    scores_by_dialog = {a["dialog_id"]: a["overall_score"] for a in ok}
+    q = report.quality
+    q.analyzed, q.failed = len(ok), sum(1 for a in rows if a["status"] == "failed")
+    q.not_analyzed = h.dialogs - q.analyzed
+    if ok:
+        scores = [a["overall_score"] for a in ok]
+        q.average = round(sum(scores) / len(scores), 1)
+        q.minimum, q.maximum = min(scores), max(scores)
+        mean = sum(scores) / len(scores)
+        q.stddev = round((sum((x - mean) ** 2 for x in scores) / len(scores)) ** 0.5, 1)
+    else:
+        report.analysis_available = False
+        report.notes.append("Оценки качества недоступны: анализ диалогов не выполнен. Ниже — только метрики.")
+    if ok and q.not_analyzed:
+        report.notes.append(f"Не оценено диалогов: {q.not_analyzed} (ошибки анализа или лимит бюджета).")
+
+    managers: dict[str, list[dict[str, Any]]] = {}
+    for s in stats:
+        managers.setdefault(s["manager_name"], []).append(s)
+    for name, items in sorted(managers.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        scored = [scores_by_dialog[s["dialog_id"]] for s in items if s["dialog_id"] in scores_by_dialog]
+        report.managers.append(
+            ManagerRow(
+                manager_name=name,
+                dialogs=len(items),
+                median_first_response_seconds=_median([s["first_response_seconds"] for s in items]),
+                left_waiting=sum(1 for s in items if s["left_waiting"]),
+                average_score=round(sum(scored) / len(scored), 1) if scored else None,
+            )
+        )
+
+    limit = int(_get(settings, "risky_dialogs_limit", 5))
+    risky = sorted(ok, key=lambda a: (a["overall_score"], -len(_as_list(a["risk_flags"])), a["dialog_id"]))
+    risky = [a for a in risky if _as_list(a["risk_flags"]) or a["overall_score"] < 60][:limit]
+    report.riskiest = [_highlight(a, by_id.get(a["dialog_id"]), amocrm_base_url) for a in risky]
+    if ok:
+        best = max(ok, key=lambda a: (a["overall_score"], a["dialog_id"]))
+        if best["dialog_id"] not in {r.dialog_id for r in report.riskiest}:
+            report.best = _highlight(best, by_id.get(best["dialog_id"]), amocrm_base_url)
+
+    spend = AISpend()
+    for a in rows:
+        spend.cost_usd += float(a["cost_usd"] or 0)
+        spend.input_tokens += a["input_tokens"] or 0
+        spend.output_tokens += a["output_tokens"] or 0
+        spend.thinking_tokens += a["thinking_tokens"] or 0
+        spend.model = spend.model or a["model"]
+    spend.cost_usd = round(spend.cost_usd, 4)
+    report.ai_spend = spend
+    return report

@@ -1,0 +1,189 @@
+"""Render a Report as Telegram HTML messages, a full HTML document and plain text.
+
+Why: Telegram rejects a whole message for one unescaped `<` or `&` ("can't parse entities") and
+cuts nothing for us: a text over 4,096 characters is refused. Every dynamic string (manager names,
+model summaries, evidence quotes) goes through ``html.escape``; messages are split between
+paragraphs, never inside a tag. The plain-text form is the fallback when HTML is refused.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from synkro.report.model import DialogHighlight, Report
+
+TELEGRAM_LIMIT = 4096
+
+_FLAG_TITLES = {
+    "customer_waiting": "клиент ждёт ответа",
+    "price_objection_unresolved": "возражение по цене не отработано",
+    "no_next_step": "нет следующего шага",
+    "rude_or_careless_tone": "грубый или небрежный тон",
+    "competitor_mentioned": "упомянут конкурент",
+    "customer_lost_interest": "клиент потерял интерес",
+}
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} с"
+    if seconds < 3600:
+        return f"{seconds // 60} мин"
+    return f"{seconds // 3600} ч {seconds % 3600 // 60:02d} мин"
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _dialog_block(d: DialogHighlight) -> str:
+    flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
+    title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
+    if d.lead_url:
+        title += f' · <a href="{html.escape(d.lead_url, quote=True)}">сделка {esc(d.lead_id)}</a>'
+    lines = [title]
+    if flags:
+        lines.append(f"⚠️ {esc(flags)}")
+    if d.evidence:
+        lines.append(f"<i>«{esc(d.evidence)}»</i>")
+    if d.summary:
+        lines.append(esc(d.summary))
+    if d.recommendation:
+        lines.append(f"→ {esc(d.recommendation)}")
+    return "\n".join(lines)
+
+
+def paragraphs(report: Report) -> list[str]:
+    """The report as HTML paragraphs (each self-contained: tags open and close inside it)."""
+    w = report.window
+    label = w.label or f"{w.start:%d.%m.%Y}"
+    out = [f"<b>Отчёт по продажам в мессенджерах — {esc(label)}</b>"]
+    if report.problems:
+        out.append("❗ " + "\n❗ ".join(esc(p) for p in report.problems))
+    h = report.headline
+    if report.kind == "notice":
+        out += [esc(n) for n in report.notes] or ["Нет данных за период."]
+        return out
+    new_leads = "—" if h.new_leads is None else str(h.new_leads)
+    out.append(
+        "\n".join(
+            [
+                f"Диалогов: <b>{h.dialogs}</b> · новых сделок: <b>{new_leads}</b>",
+                f"Сообщений: входящих {h.messages_in}, исходящих {h.messages_out}",
+                f"Медиана первого ответа: <b>{_duration(h.median_first_response_seconds)}</b>",
+                f"Клиентов осталось без ответа: <b>{h.left_waiting}</b>",
+            ]
+        )
+    )
+    q = report.quality
+    if report.analysis_available:
+        out.append(
+            f"Качество: средняя оценка <b>{_score(q.average)}</b> (от {_score(q.minimum)} до "
+            f"{_score(q.maximum)}, разброс ±{_score(q.stddev)}), оценено {q.analyzed} из {h.dialogs}"
+        )
+    rows = ["<b>Менеджеры</b> (диалоги · медиана ответа · без ответа · оценка)"]
+    rows += [
+        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(m.median_first_response_seconds)} · "
+        f"{m.left_waiting} · {_score(m.average_score)}"
+        for m in report.managers
+    ]
+    out.append("\n".join(rows))
+    if report.riskiest:
+        out.append("<b>Диалоги с рисками</b>")
+        out += [_dialog_block(d) for d in report.riskiest]
+    if report.best:
+        out.append("<b>Лучший диалог дня</b>\n" + _dialog_block(report.best))
+    out += [esc(n) for n in report.notes]
+    s = report.ai_spend
+    if s.input_tokens or s.output_tokens:
+        out.append(
+            f"Расходы на ИИ: ${s.cost_usd:.4f} ({s.input_tokens + s.output_tokens + s.thinking_tokens} "
+            f"токенов, {esc(s.model or '')})"
+        )
+    fresh = [
+        f"{esc(f.source)}: {f.last_load_at:%d.%m %H:%M} UTC" + (" (устарело)" if f.stale else "")
+        if f.last_load_at
+        else f"{esc(f.source)}: нет загрузок"
+        for f in report.freshness
+    ]
+    if fresh:
+        out.append("Свежесть данных: " + "; ".join(fresh))
+    return out
+
+
+def split_messages(parts: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Pack paragraphs into messages under ``limit``; an over-long paragraph is cut at line breaks
+    and, as a last resort, its tags are dropped so nothing is cut inside a tag."""
+    messages: list[str] = []
+    current = ""
+    for part in parts:
+        for piece in _fit_paragraph(part, limit):
+            candidate = f"{current}\n\n{piece}" if current else piece
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _fit_paragraph(part: str, limit: int) -> list[str]:
+    if len(part) <= limit:
+        return [part]
+    pieces, current = [], ""
+    for line in part.split("\n"):
+        if len(line) > limit:  # a single huge line: strip markup, then cut
+            text = html.unescape(re.sub(r"<[^>]+>", "", line))
+            chunks = []
+            while text:
+                cut = text[: limit // 2]
+                chunks.append(esc(cut))
+                text = text[len(cut) :]
+            for chunk in chunks:
+                if current:
+                    pieces.append(current)
+                current = chunk
+            continue
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            pieces.append(current)
+            current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def telegram_messages(report: Report) -> list[str]:
+    """The Telegram HTML messages for ``report``, each under 4,096 characters."""
+    return split_messages(paragraphs(report))
+
+
+def to_plain_text(html_text: str) -> str:
+    """Fallback when Telegram refuses the HTML: tags removed, entities decoded."""
+    text = re.sub(r'<a href="([^"]*)">([^<]*)</a>', r"\2 (\1)", html_text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def html_document(report: Report) -> str:
+    """The full report as a standalone HTML file (sent as a document, kept in the control plane)."""
+    body = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>\n" for p in paragraphs(report))
+    label = report.window.label or f"{report.window.start:%d.%m.%Y}"
+    title = esc(f"Отчёт {report.tenant_slug} — {label}")
+    return (
+        '<!doctype html>\n<html lang="ru"><head><meta charset="utf-8">'
+        f"<title>{title}</title>"
+        "<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;line-height:1.45}</style>"
+        f"</head><body>\n{body}</body></html>\n"
+    )
