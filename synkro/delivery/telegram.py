@@ -1,0 +1,280 @@
+"""Deliver a report to the tenant's Telegram chat exactly once.
+
+Why so careful: a report sent twice (or half a report) erodes trust faster than a late one.
+Every message id is recorded in the report's delivery metadata as soon as Telegram accepts it, so
+a re-run of the same window sends nothing (or only what is missing after a crash) unless
+``resend=True``. Telegram's own signals are honoured: ``RetryAfter`` waits, ``ChatMigrated`` saves
+the new supergroup id and continues, ``Forbidden`` marks the integration and the report failed
+with a message the owner can act on, and an HTML parse error falls back to plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import psycopg
+from pydantic import SecretStr
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
+
+from synkro.report.chart import manager_chart_png
+from synkro.report.model import Report
+from synkro.report.render import html_document, telegram_messages, to_plain_text
+from synkro.secrets import mask
+
+DEFAULT_BASE_URL = "https://api.telegram.org"
+
+
+class DeliveryFailed(RuntimeError):
+    """The destination is unusable (blocked bot, kicked, chat gone, bad token); the owner must act."""
+
+
+class DeliveryStore(Protocol):
+    """Where delivery state lives (the control plane): read by a re-run to avoid resending."""
+
+    def load_delivery(self, report_id: int) -> dict[str, Any]: ...
+    def save_delivery(self, report_id: int, delivery: dict[str, Any]) -> None: ...
+    def mark_report(self, report_id: int, status: str, error: str | None = None) -> None: ...
+    def save_chat_id(self, chat_id: int | str) -> None: ...
+    def mark_integration_error(self, message: str) -> None: ...
+
+
+@dataclass
+class TelegramTarget:
+    """Bot token (secret), chat id and API base URL; repr never shows the token."""
+
+    bot_token: SecretStr
+    chat_id: int | str
+    base_url: str = DEFAULT_BASE_URL
+
+    def __repr__(self) -> str:
+        return f"TelegramTarget(chat_id={self.chat_id!r}, token={mask(self.bot_token.get_secret_value())})"
+
+    @classmethod
+    def from_config(cls, config: Any) -> TelegramTarget:
+        get = config.get if isinstance(config, dict) else lambda k: getattr(config, k, None)
+        token = get("bot_token")
+        token = token if isinstance(token, SecretStr) else SecretStr(str(token))
+        base = get("effective_base_url") or get("base_url") or DEFAULT_BASE_URL
+        return cls(bot_token=token, chat_id=get("chat_id"), base_url=str(base).rstrip("/"))
+
+    def bot(self) -> Bot:
+        return Bot(self.bot_token.get_secret_value(), base_url=f"{self.base_url}/bot")
+
+
+@dataclass
+class DeliveryResult:
+    status: str  # sent | already_sent | failed
+    message_ids: list[int] = field(default_factory=list)
+    chat_id: int | str | None = None
+    plain_text_fallbacks: int = 0
+    error: str | None = None
+
+
+class _Sender:
+    """Runs one Telegram call with RetryAfter / ChatMigrated / network retry handling."""
+
+    def __init__(
+        self, target: TelegramTarget, store: DeliveryStore, sleep: Callable[[float], Awaitable[Any]]
+    ) -> None:
+        self.target = target
+        self.store = store
+        self.sleep = sleep
+        self.chat_id = target.chat_id
+
+    async def call(self, send: Callable[[int | str], Awaitable[Any]]) -> Any:
+        network_failures = 0
+        rate_limited = 0
+        while True:
+            try:
+                return await send(self.chat_id)
+            except RetryAfter as exc:
+                rate_limited += 1
+                if rate_limited > 5:
+                    raise
+                delay = exc.retry_after
+                await self.sleep(delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay))
+            except ChatMigrated as exc:
+                self.chat_id = exc.new_chat_id
+                self.store.save_chat_id(exc.new_chat_id)
+            except NetworkError as exc:
+                if isinstance(exc, (BadRequest, Forbidden, InvalidToken)):
+                    raise
+                network_failures += 1
+                if network_failures >= 4:
+                    raise
+                await self.sleep(2 ** (network_failures - 1))
+
+
+def _is_parse_error(exc: BadRequest) -> bool:
+    return "can't parse entities" in exc.message.lower() or "can't find end" in exc.message.lower()
+
+
+def _dead_destination(exc: Exception) -> str | None:
+    if isinstance(exc, Forbidden):
+        return f"Telegram refused delivery ({exc.message}): unblock the bot or add it back to the chat."
+    if isinstance(exc, InvalidToken):
+        return "Telegram bot token is invalid: set a new token from @BotFather."
+    if isinstance(exc, BadRequest) and "chat not found" in exc.message.lower():
+        return "Telegram chat not found: check the chat id and that the bot was started in it."
+    return None
+
+
+async def deliver_report_async(
+    report: Report,
+    target: TelegramTarget,
+    store: DeliveryStore,
+    report_id: int,
+    *,
+    resend: bool = False,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> DeliveryResult:
+    """Send the report's messages, chart and HTML document once; see the module docstring."""
+    delivery = dict(store.load_delivery(report_id) or {})
+    if delivery.get("completed") and not resend:
+        return DeliveryResult("already_sent", list(delivery.get("message_ids", [])), delivery.get("chat_id"))
+    if resend and delivery.get("completed"):
+        history = [*delivery.get("history", []), {k: v for k, v in delivery.items() if k != "history"}]
+        delivery = {"history": history}
+    delivery.setdefault("message_ids", [])
+    done: dict[str, int] = dict(delivery.get("parts", {}))
+    sender = _Sender(target, store, sleep)
+    result = DeliveryResult("sent", chat_id=target.chat_id)
+
+    def record(part: str, message_id: int) -> None:
+        done[part] = message_id
+        delivery["parts"] = done
+        delivery["message_ids"] = [*delivery["message_ids"], message_id]
+        delivery["chat_id"] = sender.chat_id
+        store.save_delivery(report_id, delivery)
+
+    try:
+        async with target.bot() as bot:
+            for i, text in enumerate(telegram_messages(report)):
+                part = f"text:{i}"
+                if part in done:
+                    continue
+                try:
+                    msg = await sender.call(
+                        lambda chat, text=text: bot.send_message(
+                            chat, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
+                        )
+                    )
+                except BadRequest as exc:
+                    if not _is_parse_error(exc):
+                        raise
+                    result.plain_text_fallbacks += 1
+                    plain = to_plain_text(text)
+                    msg = await sender.call(lambda chat, plain=plain: bot.send_message(chat, plain))
+                record(part, msg.message_id)
+            png = manager_chart_png(report) if report.kind == "full" else None
+            if png and "chart" not in done:
+                msg = await sender.call(lambda chat: bot.send_photo(chat, photo=png, caption="Менеджеры"))
+                record("chart", msg.message_id)
+            if "document" not in done:
+                doc = html_document(report).encode("utf-8")
+                name = f"report-{report.tenant_slug}-{report.window.start:%Y-%m-%d}.html"
+                msg = await sender.call(
+                    lambda chat: bot.send_document(chat, document=doc, filename=name, caption="Полный отчёт")
+                )
+                record("document", msg.message_id)
+    except (Forbidden, InvalidToken, BadRequest) as exc:
+        reason = _dead_destination(exc) or f"Telegram rejected the report: {exc.message}"
+        if _dead_destination(exc):
+            store.mark_integration_error(reason)
+        store.mark_report(report_id, "failed", reason)
+        result.status, result.error = "failed", reason
+        result.message_ids = list(delivery["message_ids"])
+        raise DeliveryFailed(reason) from None
+    delivery |= {"completed": True, "sent_at": datetime.now(UTC).isoformat(), "chat_id": sender.chat_id}
+    delivery["plain_text_fallbacks"] = result.plain_text_fallbacks
+    store.save_delivery(report_id, delivery)
+    store.mark_report(report_id, "sent")
+    result.message_ids = list(delivery["message_ids"])
+    result.chat_id = sender.chat_id
+    return result
+
+
+def deliver_report(
+    report: Report, target: TelegramTarget, store: DeliveryStore, report_id: int, *, resend: bool = False
+) -> DeliveryResult:
+    """Synchronous wrapper for Dagster assets and the CLI."""
+    return asyncio.run(deliver_report_async(report, target, store, report_id, resend=resend))
+
+
+async def check_telegram_async(target: TelegramTarget, send_test: bool = False) -> tuple[bool, str]:
+    """Token valid (getMe) and chat reachable (getChat) without posting; ``send_test`` posts one line."""
+    try:
+        async with target.bot() as bot:
+            me = await bot.get_me()
+            chat = await bot.get_chat(target.chat_id)
+            text = f"bot @{me.username} ok, chat {chat.id} ({chat.type}) reachable"
+            if send_test:
+                await bot.send_message(target.chat_id, "Synkro: тестовое сообщение, доставка работает.")
+                text += ", test message sent"
+            return True, text
+    except ChatMigrated as exc:
+        return False, f"the group was upgraded to a supergroup: set chat_id to {exc.new_chat_id}"
+    except (Forbidden, InvalidToken, BadRequest) as exc:
+        return False, _dead_destination(exc) or f"Telegram error: {exc.message}"
+    except NetworkError as exc:
+        return False, f"Telegram unreachable: {exc.message}"
+
+
+def check_telegram(config: Any, send_test: bool = False) -> tuple[bool, str]:
+    """``synkro check SLUG telegram``: returns (ok, message) and never prints the token."""
+    return asyncio.run(check_telegram_async(TelegramTarget.from_config(config), send_test))
+
+
+class ControlPlaneDeliveryStore:
+    """DeliveryStore over the control-plane tables ``synkro.reports`` and ``synkro.integration_configs``."""
+
+    def __init__(self, conn: psycopg.Connection, tenant_slug: str) -> None:
+        self.conn = conn
+        self.slug = tenant_slug
+
+    def load_delivery(self, report_id: int) -> dict[str, Any]:
+        row = self.conn.execute("select delivery from synkro.reports where id = %s", (report_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"report {report_id} not found")
+        return row[0] or {}
+
+    def save_delivery(self, report_id: int, delivery: dict[str, Any]) -> None:
+        self.conn.execute(
+            "update synkro.reports set delivery = %s::jsonb, updated_at = now() where id = %s",
+            (json.dumps(delivery, ensure_ascii=False), report_id),
+        )
+        self.conn.commit()
+
+    def mark_report(self, report_id: int, status: str, error: str | None = None) -> None:
+        self.conn.execute(
+            "update synkro.reports set status = %s, error = %s, updated_at = now(), "
+            "sent_at = case when %s = 'sent' then now() else sent_at end where id = %s",
+            (status, error, status, report_id),
+        )
+        self.conn.commit()
+
+    def save_chat_id(self, chat_id: int | str) -> None:
+        self.conn.execute(
+            "update synkro.integration_configs c "
+            "set public = c.public || jsonb_build_object('chat_id', %s::bigint),"
+            " version = c.version + 1, updated_at = now() from synkro.tenants t "
+            "where t.id = c.tenant_id and t.slug = %s and c.kind = 'telegram'",
+            (chat_id, self.slug),
+        )
+        self.conn.commit()
+
+    def mark_integration_error(self, message: str) -> None:
+        self.conn.execute(
+            "update synkro.integration_configs c set status = 'error', last_error = %s, "
+            "last_checked_at = now(), updated_at = now() from synkro.tenants t "
+            "where t.id = c.tenant_id and t.slug = %s and c.kind = 'telegram'",
+            (message, self.slug),
+        )
+        self.conn.commit()
