@@ -1,0 +1,140 @@
+"""Runtime settings per tenant: how and when its report is produced.
+
+Stored as one validated JSON document: only values that differ from the defaults are written, so
+improving a default later reaches every tenant that never overrode it. Times are wall-clock
+`HH:MM` in the tenant's timezone (the tenant row holds the timezone).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from synkro.controlplane.errors import BadInputError
+from synkro.controlplane.tables import tenant_settings
+from synkro.controlplane.tenants import validate_slug
+
+if TYPE_CHECKING:
+    from synkro.controlplane import ControlPlane
+
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class TenantSettings(BaseModel):
+    """Defaults per the issue: business day ends 22:01, report runs 22:10, forced runs ≤3 days back."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    mode: Literal["amocrm_radist", "amocrm_only", "radist_only"] = "amocrm_radist"
+    day_boundary: str = Field("22:01", description="Business day ends at this local time")
+    run_time: str = Field("22:10", description="Scheduled report run, local time")
+    schedule_enabled: bool = True
+    min_dialogs: int = Field(1, ge=0, description="Fewer dialogs in the window: no report is sent")
+    forced_lookback_days: int = Field(
+        3, ge=1, le=31, description="A forced run may start at most this far back"
+    )
+    forced_max_window_hours: int = Field(24, ge=1, le=24 * 31, description="Longest window of a forced run")
+    followup_window_minutes: int = Field(60, ge=1, le=24 * 60)
+    ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
+    ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
+    phone_region: str = Field("RU", description="Default region for numbers without a country code")
+    language: str = Field("ru", description="Report and rubric language")
+    gemini_rpm: int = Field(10, ge=1, le=10_000, description="Requests per minute to Gemini for this tenant")
+    rubric: dict[str, Any] | None = Field(None, description="Custom scoring rubric; None = built-in template")
+    rubric_version: int = Field(0, ge=0, description="Bumped on every rubric change; saved with each score")
+    mask_pii: bool = Field(True, description="Mask phones, emails, cards before text goes to the LLM")
+
+    @field_validator("day_boundary", "run_time")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        if not HHMM_RE.match(value):
+            raise ValueError("must be a 24-hour local time HH:MM, e.g. 22:01")
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be an ISO 3166 region code known to phonenumbers, e.g. RU or KZ")
+        return region
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        if not re.match(r"^[a-z]{2}$", value):
+            raise ValueError("must be a two-letter language code such as ru or en")
+        return value
+
+    def overrides(self) -> dict[str, Any]:
+        """Only the values that differ from the defaults: what gets stored."""
+        defaults = TenantSettings().model_dump(mode="json")
+        return {k: v for k, v in self.model_dump(mode="json").items() if defaults.get(k) != v}
+
+
+def settings_problems(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        field = ".".join(str(p) for p in item["loc"]) or "(settings)"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = f"unknown setting (known: {', '.join(TenantSettings.model_fields)})"
+        parts.append(f"{field}: {message}")
+    return "invalid settings: " + "; ".join(parts)
+
+
+class SettingsRepository:
+    def __init__(self, cp: ControlPlane):
+        self._cp = cp
+
+    def get_settings(self, slug: str) -> TenantSettings:
+        validate_slug(slug)
+        with self._cp.engine.connect() as conn:
+            tenant_id = self._cp.tenants.id_of(conn, slug)
+            stored = conn.execute(
+                select(tenant_settings.c.settings).where(tenant_settings.c.tenant_id == tenant_id)
+            ).scalar()
+        return TenantSettings.model_validate(stored or {})
+
+    def update_settings(self, slug: str, actor: str | None = None, **changes: Any) -> TenantSettings:
+        """Validate and save changes; a changed `rubric` bumps `rubric_version` automatically."""
+        validate_slug(slug)
+        if not changes:
+            return self.get_settings(slug)
+        if "rubric_version" in changes:
+            raise BadInputError("rubric_version: set automatically when the rubric changes")
+        with self._cp.engine.begin() as conn:
+            tenant_id = self._cp.tenants.id_of(conn, slug)
+            stored = conn.execute(
+                select(tenant_settings.c.settings)
+                .where(tenant_settings.c.tenant_id == tenant_id)
+                .with_for_update()
+            ).scalar()
+            current = TenantSettings.model_validate(stored or {})
+            data = current.model_dump(mode="json") | changes
+            if "rubric" in changes and changes["rubric"] != current.rubric:
+                data["rubric_version"] = current.rubric_version + 1
+            try:
+                new = TenantSettings.model_validate(data)
+            except ValidationError as exc:
+                raise BadInputError(settings_problems(exc)) from None
+            conn.execute(
+                pg_insert(tenant_settings)
+                .values(tenant_id=tenant_id, settings=new.overrides())
+                .on_conflict_do_update(
+                    index_elements=[tenant_settings.c.tenant_id],
+                    set_={
+                        "settings": new.overrides(),
+                        "version": tenant_settings.c.version + 1,
+                        "updated_at": func.now(),
+                    },
+                )
+            )
+            shown = {k: ("<rubric>" if k == "rubric" else v) for k, v in changes.items()}
+            self._cp.audit.record(actor, "settings.update", slug, {"changes": shown}, conn=conn)
+        return new

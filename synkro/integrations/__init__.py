@@ -1,0 +1,1 @@
+"""Integration kinds a tenant connects (Supabase, amoCRM, Radist, Gemini, Telegram): config schemas."""

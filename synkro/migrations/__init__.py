@@ -1,0 +1,1 @@
+"""Alembic migrations of the control plane (schema `synkro`); run via `synkro.controlplane.migrate`."""
