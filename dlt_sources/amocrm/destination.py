@@ -1,0 +1,59 @@
+"""Read back rows already loaded, from inside a running dlt extraction.
+
+A deletion seen in the events API (or missing from a full id scan) carries only an id, while a
+dlt merge replaces whole rows. To mark `is_deleted` without blanking the other columns, the
+source re-emits the row as it is in the warehouse with the flag set. This reads it through the
+running pipeline's own destination client, so the source needs no separate connection settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import dlt
+
+log = logging.getLogger(__name__)
+
+_DLT_COLUMNS = {"_dlt_id", "_dlt_load_id"}
+
+
+def loaded_rows(table: str, ids: Iterable[int]) -> list[dict]:
+    """Rows of `table` (in this pipeline's dataset) whose `id` is in `ids`, without dlt columns."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return []
+    try:
+        pipeline = dlt.current.pipeline()
+    except Exception:
+        return []
+    with pipeline.sql_client() as client:
+        qualified = client.make_qualified_table_name(table)
+        try:
+            with client.execute_query(f"select * from {qualified} where id = any(%s)", wanted) as cursor:
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+        except Exception as exc:
+            if "does not exist" in str(exc):
+                return []
+            raise
+    return [{k: v for k, v in zip(columns, row, strict=True) if k not in _DLT_COLUMNS} for row in rows]
+
+
+def live_ids(table: str) -> set[int]:
+    """Ids of `table` not yet marked deleted; empty when the table does not exist yet."""
+    try:
+        pipeline = dlt.current.pipeline()
+    except Exception:
+        return set()
+    with pipeline.sql_client() as client:
+        qualified = client.make_qualified_table_name(table)
+        try:
+            with client.execute_query(
+                f"select id from {qualified} where not coalesce(is_deleted, false)"
+            ) as cursor:
+                return {int(r[0]) for r in cursor.fetchall()}
+        except Exception as exc:
+            if "does not exist" in str(exc):
+                return set()
+            raise

@@ -1,0 +1,1 @@
+"""HTTP clients for the external services Synkro reads from and writes to."""

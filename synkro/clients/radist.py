@@ -1,0 +1,222 @@
+"""Read-only Radist.Online API v2 client: companies, chat sources, dialogs and their messages.
+
+Radist publishes no rate limit but does answer 429, so the client keeps one request in flight
+(a per-client lock), paces requests a little, and backs off exponentially (2 s x 2^n, capped) on
+408/425/429/5xx and connection drops. 401/403 mean the key is wrong or lacks the `messaging`
+scope; retrying cannot help, so they raise `RadistAuthError` at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+PAGE_LIMIT = 100
+
+
+class RadistError(RuntimeError):
+    """Base error of the Radist client. Messages never contain the API key."""
+
+
+class RadistAuthError(RadistError):
+    """401/403: the API key is invalid, revoked, or lacks the scope this call needs."""
+
+
+class RadistUnavailableError(RadistError):
+    """Transient failures persisted after every retry."""
+
+
+def parse_radist_time(value: str | None) -> datetime | None:
+    """Parse Radist's ISO-8601 in its several forms (with/without fraction, `Z`, offset or none → UTC)."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    if " " in text and "T" not in text:
+        text = text.replace(" ", "T", 1)
+    # Python 3.11 accepts 1-6 fraction digits; trim longer fractions (nanoseconds).
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        tail = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{tail}"
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_until(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, the form `until` is sent in."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RadistClient:
+    """Synchronous client for one company of one API key; `base_url` ends in `/v2`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        company_id: int | str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_attempts: int = 6,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 15.0,
+        min_interval: float = 0.05,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.company_id = company_id
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.min_interval = min_interval
+        self.requests = 0
+        self.retries = 0
+        self._gate = threading.Lock()
+        self._last = 0.0
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            headers={"X-Api-Key": api_key, "Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"RadistClient(base_url={self.base_url!r}, company_id={self.company_id!r}, api_key=••••)"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RadistClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET `base_url + path` with one request in flight, backoff on transient errors."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        problem = ""
+        for attempt in range(self.max_attempts):
+            with self._gate:
+                pause = self.min_interval - (time.monotonic() - self._last)
+                if pause > 0:
+                    time.sleep(pause)
+                self.requests += 1
+                try:
+                    response = self._http.get(url, params=params)
+                except httpx.TransportError as exc:
+                    response = None
+                    problem = f"connection error: {type(exc).__name__}"
+                finally:
+                    self._last = time.monotonic()
+            if response is not None:
+                if response.status_code in (401, 403):
+                    raise RadistAuthError(
+                        f"Radist rejected the API key (HTTP {response.status_code}) "
+                        f"for GET /{path.lstrip('/')}: "
+                        "check that the key is valid and has the 'messaging' scope "
+                        "(and 'connections' for connection lists)"
+                    )
+                if response.status_code not in RETRY_STATUSES:
+                    if response.status_code >= 400:
+                        raise RadistError(
+                            f"Radist GET /{path.lstrip('/')} failed with HTTP {response.status_code}: "
+                            f"{response.text[:300]!r}"
+                        )
+                    if response.status_code == 204 or not response.content.strip():
+                        return None
+                    try:
+                        return response.json()
+                    except ValueError:
+                        problem = f"non-JSON body: {response.text[:120]!r}"
+                else:
+                    problem = f"HTTP {response.status_code}"
+            self.retries += 1
+            delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
+            if response is not None and response.headers.get("retry-after", "").isdigit():
+                delay = max(delay, min(float(response.headers["retry-after"]), 60.0))
+            log.warning("Radist GET /%s: %s, retrying in %.1fs", path.lstrip("/"), problem, delay)
+            time.sleep(delay)
+        raise RadistUnavailableError(f"Radist GET /{path.lstrip('/')} still failing: {problem}")
+
+    def _company_path(self, suffix: str) -> str:
+        if self.company_id is None:
+            raise RadistError("company_id is not set; resolve it with companies() first")
+        return f"companies/{self.company_id}/{suffix.lstrip('/')}"
+
+    def companies(self) -> list[dict]:
+        """All companies the key can see (limit/offset paging)."""
+        found: list[dict] = []
+        offset = 0
+        while True:
+            body = self.get("companies/", {"limit": PAGE_LIMIT, "offset": offset}) or {}
+            page = body.get("companies") or []
+            found.extend(page)
+            if len(page) < PAGE_LIMIT:
+                return found
+            offset += len(page)
+
+    def sources(self) -> list[dict]:
+        """Chat sources (connections usable for messaging); also the cheapest `messaging` scope probe."""
+        return self.get(self._company_path("messaging/chats/sources/")) or []
+
+    def connections(self) -> list[dict]:
+        body = self.get(self._company_path("connections/")) or {}
+        return body.get("connections") or []
+
+    def contacts_with_chats(self, limit: int = PAGE_LIMIT) -> Iterator[dict]:
+        """Every contact with its chats, following `response_metadata.next_cursor` until it is empty."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            body = self.get(self._company_path("messaging/chats/with_contacts/"), params) or {}
+            yield from body.get("data") or []
+            cursor = (body.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def messages(
+        self, chat_id: int | str, since: datetime | None = None, limit: int = PAGE_LIMIT
+    ) -> Iterator[dict]:
+        """Messages of one chat, newest first, paged backwards with `until` = oldest − 1 ms.
+
+        Stops at a short page or once a page reaches messages older than `since` (those older
+        messages are still yielded; the caller's merge on message_id makes the overlap harmless).
+        Duplicates across page boundaries (same millisecond) are dropped here.
+        """
+        seen: set[str] = set()
+        until: datetime | None = None
+        while True:
+            params: dict[str, Any] = {"chat_id": chat_id, "limit": limit}
+            if until is not None:
+                params["until"] = format_until(until)
+            page = self.get(self._company_path("messaging/messages/"), params) or []
+            if isinstance(page, dict):  # tolerate an envelope should the API add one
+                page = page.get("data") or page.get("messages") or []
+            oldest: datetime | None = None
+            for message in page:
+                key = str(message.get("message_id"))
+                created = parse_radist_time(message.get("created_at"))
+                if created is not None and (oldest is None or created < oldest):
+                    oldest = created
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield message
+            if len(page) < limit or oldest is None:
+                return
+            if since is not None and oldest < since:
+                return
+            until = oldest - timedelta(milliseconds=1)

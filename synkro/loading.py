@@ -1,0 +1,93 @@
+"""Per-tenant dlt pipelines: one pipeline per tenant and source, dataset `<slug>_raw`.
+
+Plain Python on purpose: the Dagster assets, the `synkro load` command and the tests all call
+`make_pipeline` + `run_load`, so a load behaves the same whoever starts it. The pipeline name
+carries the tenant (`amocrm_<slug>`, `radist_<slug>`) because dlt keeps incremental cursors in the
+pipeline state: a shared name would mix tenants' cursors (stack.md §3). State is restored from the
+destination, so a wiped local working dir (new container, dagster-dlt temp dirs) loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+# dlt reads its runtime config lazily; turning telemetry off before any pipeline exists is enough.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+
+from synkro.paths import synkro_home
+
+SourceName = Literal["amocrm", "radist"]
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def check_slug(slug: str) -> str:
+    """Slugs become schema and pipeline names, so only lower-case identifiers are allowed."""
+    if not SLUG_RE.fullmatch(slug):
+        raise ValueError(f"invalid tenant slug {slug!r}: use a-z, 0-9 and _, starting with a letter")
+    return slug
+
+
+def dataset_name(slug: str) -> str:
+    return f"{check_slug(slug)}_raw"
+
+
+def pipeline_name(slug: str, source_name: str) -> str:
+    return f"{source_name}_{check_slug(slug)}"
+
+
+def dlt_credentials(destination_url: str) -> str:
+    """The DSN with a password: dlt's postgres config refuses a DSN without one, even for trust auth."""
+    parts = urlsplit(destination_url)
+    if parts.password or not parts.username:
+        return destination_url
+    host = parts.hostname or ""
+    netloc = f"{quote(parts.username, safe='')}:trust@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def make_pipeline(slug: str, source_name: SourceName | str, destination_url: str) -> dlt.Pipeline:
+    """The tenant's pipeline for one source, writing to `<slug>_raw` at `destination_url`."""
+    return dlt.pipeline(
+        pipeline_name=pipeline_name(slug, source_name),
+        dataset_name=dataset_name(slug),
+        destination=dlt.destinations.postgres(credentials=dlt_credentials(destination_url)),
+        pipelines_dir=str(synkro_home() / "dlt"),
+        progress="log" if os.environ.get("SYNKRO_DLT_PROGRESS") else None,
+    )
+
+
+def row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows written per contract table by the pipeline's last run (dlt's own tables left out)."""
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace is not None else None
+    counts = dict(info.row_counts) if info is not None else {}
+    return {table: n for table, n in sorted(counts.items()) if not table.startswith("_dlt")}
+
+
+def run_load(
+    slug: str,
+    source: Any,
+    *,
+    destination_url: str,
+    source_name: SourceName | str | None = None,
+    pipeline: dlt.Pipeline | None = None,
+) -> dict[str, int]:
+    """Run one load for a tenant and return row counts per table; raises on any failed job.
+
+    `source_name` defaults to the dlt source's name (`amocrm` / `radist`).
+    """
+    name = source_name or getattr(source, "name", None)
+    if not name:
+        raise ValueError("source_name is required for a source without a name")
+    pipe = pipeline or make_pipeline(slug, name, destination_url)
+    info: LoadInfo = pipe.run(source)
+    info.raise_on_failed_jobs()
+    return row_counts(pipe)

@@ -1,0 +1,48 @@
+"""The request limiter must hold its limit in every 1-second window, across threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from synkro.clients.ratelimit import RateLimiter, shared_limiter
+from synkro.sandbox.state import max_in_window
+
+
+def test_limit_holds_in_every_window_across_threads() -> None:
+    limiter = RateLimiter(rate=20)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(15):
+            limiter.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert len(stamps) == 60
+    assert max_in_window(sorted(stamps), 1.0) <= 20
+    # 60 requests at 20/s need at least two full windows after the first burst, not much more.
+    assert 2.0 <= elapsed < 3.6
+
+
+def test_unlimited_never_waits() -> None:
+    limiter = RateLimiter(rate=None)
+    started = time.monotonic()
+    for _ in range(1000):
+        limiter.acquire()
+    assert time.monotonic() - started < 0.5
+    assert limiter.acquired == 1000
+
+
+def test_shared_limiter_is_one_per_key() -> None:
+    assert shared_limiter("amocrm:acme") is shared_limiter("amocrm:acme")
+    assert shared_limiter("amocrm:acme") is not shared_limiter("amocrm:globex")
+    assert shared_limiter("amocrm:acme", rate=5).rate == 5
