@@ -220,8 +220,9 @@ def _jsonb(value: Any) -> psycopg.types.json.Jsonb:
 
 
 def _result_row(
-    result: DialogResult, base: dict[str, Any], transcript_hash: str, analyzed_at: datetime | None = None
+    result: DialogResult, base: dict[str, Any], transcript_hash: str, criteria_keys: list[str]
 ) -> dict[str, Any]:
+    """One table row from a result; criteria the rubric does not know are dropped (models invent keys)."""
     row = {
         **base,
         "dialog_id": result.dialog_id,
@@ -246,7 +247,7 @@ def _result_row(
     if a is not None:
         row |= {
             "overall_score": a.overall_score,
-            "criteria": _jsonb([c.model_dump(mode="json") for c in a.criteria]),
+            "criteria": _jsonb([c.model_dump(mode="json") for c in a.criteria if c.key in criteria_keys]),
             "objections": _jsonb([o.model_dump(mode="json") for o in a.objections]),
             "next_step": _jsonb(
                 {"agreed": a.next_step_agreed, "what": a.next_step_what, "when": a.next_step_when}
@@ -256,8 +257,6 @@ def _result_row(
             "summary": a.summary,
             "recommendation": a.recommendation,
         }
-    if analyzed_at:
-        row["analyzed_at"] = analyzed_at
     return row
 
 
@@ -346,7 +345,7 @@ def analyze_window(
 
     def on_result(result: DialogResult) -> None:
         with write_lock:
-            _upsert(conn, slug, _result_row(result, base, hashes[result.dialog_id]))
+            _upsert(conn, slug, _result_row(result, base, hashes[result.dialog_id], rubric.keys()))
             summary.input_tokens += result.input_tokens
             summary.output_tokens += result.output_tokens
             summary.thinking_tokens += result.thinking_tokens
