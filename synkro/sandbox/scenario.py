@@ -1,0 +1,684 @@
+"""Deterministic tenant data for the sandbox: managers, pipelines, leads, contacts, chats, dialogs.
+
+Everything derives from (seed, size, now), so two runs with the same arguments serve identical
+data and tests can compare pipeline output with `ground_truth()`. Rows are NamedTuples (plain
+tuples in memory) and dialog messages are rebuilt on demand from a per-chat seed, which keeps the
+`large` scenario (50,000 leads) well under the sandbox's memory budget.
+
+Phones are written the way people type them (`+7 (912) 345-67-89`, `8 912 345 67 89`,
+`9123456789`, extensions, notes, foreign numbers), some contacts share a phone, some have none,
+and Radist chats carry the same numbers in yet other spellings. The generator knows every
+phone's E.164 form by construction; the ground truth applies the matching rules of the modeling
+issue to that knowledge (see `_match`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from synkro.sandbox import scenario_data as data
+from synkro.sandbox.dialogs import (
+    PATTERN_BY_NAME,
+    PATTERNS,
+    DialogContext,
+    Message,
+    build_continuation,
+    build_dialog,
+)
+
+SIZES = {"small": 50, "medium": 2_000, "large": 50_000}
+
+ACCOUNT_ID = 30123456
+FIRST_LEAD_ID = 31457001
+FIRST_CONTACT_ID = 45678901
+FIRST_USER_ID = 8123456
+FIRST_PIPELINE_ID = 7345678
+FIRST_STATUS_ID = 61234567
+FIRST_CHAT_ID = 452367
+FIRST_RADIST_CONTACT_ID = 9100001
+PHONE_FIELD_ID = 264911
+EMAIL_FIELD_ID = 264913
+PHONE_ENUMS = {"WORK": 393001, "MOB": 393005, "HOME": 393007, "OTHER": 393009}
+EMAIL_ENUMS = {"WORK": 393011, "PRIV": 393013}
+# Radist connections: (id, type, name)
+CONNECTIONS = (
+    (643, "whatsapp", "WhatsApp отдела продаж"),
+    (644, "waba", "WABA"),
+    (701, "telegram", "Telegram"),
+)
+
+DAY = 86400
+
+
+class User(NamedTuple):
+    id: int
+    name: str
+    email: str
+
+
+class Status(NamedTuple):
+    id: int
+    name: str
+    sort: int
+    type: int
+    pipeline_id: int
+    color: str
+
+
+class Pipeline(NamedTuple):
+    id: int
+    name: str
+    sort: int
+    is_main: bool
+    statuses: tuple[Status, ...]
+
+
+class Lead(NamedTuple):
+    id: int
+    name: str
+    price: int
+    responsible_user_id: int
+    status_id: int
+    pipeline_id: int
+    created_at: int
+    updated_at: int
+    closed_at: int | None
+    contacts: tuple[tuple[int, bool], ...]  # (contact_id, is_main)
+
+
+class Phone(NamedTuple):
+    raw: str
+    e164: str | None  # None for junk that is not a phone number
+    enum_code: str
+
+
+class Contact(NamedTuple):
+    id: int
+    name: str
+    first_name: str
+    last_name: str
+    responsible_user_id: int
+    created_at: int
+    updated_at: int
+    phones: tuple[Phone, ...]
+    email: str | None
+
+
+class Chat(NamedTuple):
+    chat_id: int
+    radist_contact_id: int
+    contact_name: str
+    connection_id: int
+    phone: str  # as Radist spells it, may be ""
+    source_chat_id: str
+    e164: str | None  # by construction
+    pattern: str
+    dialog_seed: int
+    start_ms: int
+    end_ms: int
+    n_messages: int
+    manager_id: int
+
+
+@dataclass
+class Scenario:
+    """The generated world; `advance()` moves it forward for incremental tests."""
+
+    seed: int
+    size: str
+    now: float
+    users: list[User] = field(default_factory=list)
+    pipelines: list[Pipeline] = field(default_factory=list)
+    leads: list[Lead] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+    chats: list[Chat] = field(default_factory=list)
+    contact_names: dict[int, str] = field(default_factory=dict)  # radist contact id -> name
+    generation: int = 0
+    # Bumped on every change so emulators can drop their caches.
+    version: int = 0
+    continuations: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # chat -> [(gen, start_ms)]
+    _dialog_cache: OrderedDict[int, list[Message]] = field(default_factory=OrderedDict)
+    _lead_index: dict[int, int] = field(default_factory=dict)
+    _contact_index: dict[int, int] = field(default_factory=dict)
+    _chat_index: dict[int, int] = field(default_factory=dict)
+
+    # ---- lookups -------------------------------------------------------------------------
+    def lead(self, lead_id: int) -> Lead | None:
+        i = self._lead_index.get(lead_id)
+        return None if i is None else self.leads[i]
+
+    def contact(self, contact_id: int) -> Contact | None:
+        i = self._contact_index.get(contact_id)
+        return None if i is None else self.contacts[i]
+
+    def chat(self, chat_id: int) -> Chat | None:
+        i = self._chat_index.get(chat_id)
+        return None if i is None else self.chats[i]
+
+    def contact_leads(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for lead in self.leads:
+            for cid, _ in lead.contacts:
+                out.setdefault(cid, []).append(lead.id)
+        return out
+
+    def messages(self, chat_id: int) -> list[Message]:
+        """All messages of a chat, oldest first; rebuilt from the chat's seed, LRU-cached."""
+        cached = self._dialog_cache.get(chat_id)
+        if cached is not None:
+            self._dialog_cache.move_to_end(chat_id)
+            return cached
+        chat = self.chat(chat_id)
+        if chat is None:
+            return []
+        msgs = self._base_dialog(chat)
+        for gen, start_ms in self.continuations.get(chat_id, []):
+            rng = random.Random(f"{self.seed}:{chat_id}:cont:{gen}")
+            awaiting = msgs[-1].direction == "inbound"
+            msgs = msgs + build_continuation(rng, awaiting, start_ms)
+        self._dialog_cache[chat_id] = msgs
+        if len(self._dialog_cache) > 4096:
+            self._dialog_cache.popitem(last=False)
+        return msgs
+
+    def _base_dialog(self, chat: Chat) -> list[Message]:
+        rng = random.Random(chat.dialog_seed)
+        manager = self.users[(chat.manager_id - FIRST_USER_ID) % len(self.users)].name
+        product, low, high = rng.choice(data.PRODUCTS)
+        price = rng.randrange(low, high, 500)
+        ctx = DialogContext(
+            customer=chat.contact_name.split()[0] if chat.contact_name else "",
+            manager=manager,
+            product=product,
+            price=price,
+            surname=rng.choice(data.SURNAMES),
+            is_waba=chat.connection_id == 644,
+        )
+        return build_dialog(rng, chat.pattern, chat.start_ms, ctx)
+
+    # ---- ground truth ----------------------------------------------------------------------
+    def ground_truth(self) -> dict[str, Any]:
+        """Per chat: expected contact and lead (modeling rules), quality and risk flags."""
+        by_phone: dict[str, list[int]] = {}
+        for contact in self.contacts:
+            for phone in contact.phones:
+                if phone.e164 and contact.id not in by_phone.get(phone.e164, []):
+                    by_phone.setdefault(phone.e164, []).append(contact.id)
+        contact_leads = self.contact_leads()
+        chats = []
+        for chat in self.chats:
+            contact_id, lead_id, status, candidates = self._match(chat, by_phone, contact_leads)
+            pattern = PATTERN_BY_NAME[chat.pattern]
+            msgs = self.messages(chat.chat_id)
+            chats.append(
+                {
+                    "chat_id": chat.chat_id,
+                    "phone_raw": chat.phone,
+                    "phone_e164": chat.e164,
+                    "match_status": status,
+                    "contact_id": contact_id,
+                    "lead_id": lead_id,
+                    "candidate_contact_ids": candidates,
+                    "pattern": pattern.name,
+                    "quality": pattern.quality,
+                    "risk_flags": list(pattern.flags),
+                    "awaiting_reply": msgs[-1].direction == "inbound",
+                    "messages_total": len(msgs),
+                    "messages_inbound": sum(1 for m in msgs if m.direction == "inbound"),
+                }
+            )
+        return {
+            "seed": self.seed,
+            "size": self.size,
+            "now": self.now,
+            "generation": self.generation,
+            "matching_rules": (
+                "chat matches contacts carrying its E.164 phone; with several, the one with the most "
+                "recently updated open lead wins (then latest closed lead, then lowest id) and the match "
+                "is 'ambiguous'; the dialog belongs to the contact's most recently updated open lead, "
+                "else its latest closed lead, else none; chats with no such contact are 'unmatched'"
+            ),
+            "phones": {
+                str(c.id): [{"raw": p.raw, "e164": p.e164} for p in c.phones]
+                for c in self.contacts
+                if c.phones
+            },
+            "chats": chats,
+        }
+
+    def _lead_rank(self, lead_id: int) -> tuple[int, int]:
+        """Sort key: open leads above closed ones, then by updated_at."""
+        lead = self.leads[self._lead_index[lead_id]]
+        is_open = lead.status_id not in (data.WON, data.LOST)
+        return (1 if is_open else 0, lead.updated_at)
+
+    def _best_lead(self, contact_id: int, contact_leads: dict[int, list[int]]) -> int | None:
+        leads = contact_leads.get(contact_id, [])
+        return max(leads, key=self._lead_rank) if leads else None
+
+    def _match(
+        self, chat: Chat, by_phone: dict[str, list[int]], contact_leads: dict[int, list[int]]
+    ) -> tuple[int | None, int | None, str, list[int]]:
+        candidates = sorted(by_phone.get(chat.e164 or "", []))
+        if not candidates:
+            return None, None, "unmatched", []
+
+        def rank(cid: int) -> tuple[int, int, int]:
+            best = self._best_lead(cid, contact_leads)
+            if best is None:
+                return (-1, 0, -cid)
+            is_open, updated = self._lead_rank(best)
+            return (is_open, updated, -cid)
+
+        contact_id = max(candidates, key=rank)
+        status = "ambiguous" if len(candidates) > 1 else "matched"
+        return contact_id, self._best_lead(contact_id, contact_leads), status, candidates
+
+    # ---- evolution -------------------------------------------------------------------------
+    def advance(self, now: float | None = None) -> dict[str, Any]:
+        """Move the world forward: some leads/contacts updated, some chats get new messages.
+
+        Used by incremental-load tests: `updated_at` of the touched rows becomes the new `now`
+        (several share one second, as bulk edits do in amoCRM).
+        """
+        new_now = float(now) if now is not None else max(time.time(), self.now + 60)
+        self.generation += 1
+        rng = random.Random(f"{self.seed}:advance:{self.generation}")
+        stamp = int(new_now) - 30
+        n_leads = max(1, len(self.leads) // 20)
+        touched_leads = rng.sample(range(len(self.leads)), n_leads)
+        for i in touched_leads:
+            lead = self.leads[i]
+            status, closed = lead.status_id, lead.closed_at
+            if status not in (data.WON, data.LOST) and rng.random() < 0.3:
+                status, closed = rng.choice((data.WON, data.LOST)), stamp
+            self.leads[i] = lead._replace(
+                updated_at=stamp, status_id=status, closed_at=closed, price=lead.price + rng.choice((0, 5000))
+            )
+        n_contacts = max(1, len(self.contacts) // 30)
+        for i in rng.sample(range(len(self.contacts)), n_contacts):
+            self.contacts[i] = self.contacts[i]._replace(updated_at=stamp)
+        n_chats = max(1, len(self.chats) // 20)
+        touched_chats = rng.sample(range(len(self.chats)), n_chats)
+        for i in touched_chats:
+            chat = self.chats[i]
+            start = max(chat.end_ms + 60_000, int(new_now * 1000) - 600_000)
+            self.continuations.setdefault(chat.chat_id, []).append((self.generation, start))
+            self._dialog_cache.pop(chat.chat_id, None)
+            msgs = self.messages(chat.chat_id)
+            self.chats[i] = chat._replace(end_ms=msgs[-1].ts_ms, n_messages=len(msgs))
+        self.now = new_now
+        self.version += 1
+        return {
+            "updated_leads": sorted(self.leads[i].id for i in touched_leads),
+            "updated_chats": sorted(self.chats[i].chat_id for i in touched_chats),
+            "updated_at": stamp,
+        }
+
+    def reindex(self) -> None:
+        self._lead_index = {lead.id: i for i, lead in enumerate(self.leads)}
+        self._contact_index = {c.id: i for i, c in enumerate(self.contacts)}
+        self._chat_index = {c.chat_id: i for i, c in enumerate(self.chats)}
+        self.version += 1
+
+
+# ---- generation ----------------------------------------------------------------------------
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    if rng.random() < 0.5:
+        return rng.choice(data.MALE_FIRST), rng.choice(data.SURNAMES)
+    surname = rng.choice(data.SURNAMES)
+    return rng.choice(data.FEMALE_FIRST), surname + "а"
+
+
+def _ru_mobile(rng: random.Random) -> str:
+    """10 national digits of a valid Russian mobile number (9xx)."""
+    return f"9{rng.choice(('12', '16', '26', '03', '85', '99', '62', '77'))}{rng.randrange(10**7):07d}"
+
+
+def _spell_ru(rng: random.Random, n: str) -> tuple[str, bool]:
+    """How a person types a +7 number into amoCRM; second value: has an extension/note."""
+    a, b, c, d = n[:3], n[3:6], n[6:8], n[8:]
+    forms = (
+        f"+7 ({a}) {b}-{c}-{d}",
+        f"8 {a} {b} {c} {d}",
+        f"7{n}",
+        n,
+        f"+7{n}",
+        f"8({a}){b}{c}{d}",
+        f"8-{a}-{b}-{c}-{d}",
+    )
+    roll = rng.random()
+    if roll < 0.06:
+        return f"+7 {a} {b}-{c}-{d} доб. {rng.randint(10, 999)}", True
+    if roll < 0.10:
+        return f"+7 {a} {b}-{c}-{d} ({rng.choice(data.PHONE_NOTES)})", True
+    return rng.choice(forms), False
+
+
+def _spell_radist(rng: random.Random, n: str) -> str:
+    """How Radist spells a +7 number of a chat: mostly WhatsApp digits, sometimes otherwise."""
+    roll = rng.random()
+    if roll < 0.7:
+        return f"7{n}"
+    if roll < 0.8:
+        return f"+7{n}"
+    if roll < 0.9:
+        return f"8{n}"
+    return n
+
+
+def _foreign(rng: random.Random) -> tuple[str, str, str]:
+    """(amoCRM spelling, Radist digits, E.164) of a foreign number."""
+    template, cc, prefix = rng.choice(data.FOREIGN_NUMBERS)
+    a, b, c = f"{rng.randrange(200, 1000)}", f"{rng.randrange(100):02d}", f"{rng.randrange(100):02d}"
+    national = f"{prefix}{a}{b}{c}"
+    return template.format(a=a, b=b, c=c), f"{cc}{national}", f"+{cc}{national}"
+
+
+def generate_scenario(seed: int = 42, size: str = "small", now: float | None = None) -> Scenario:
+    """Build the scenario for `seed` and `size` relative to `now` (default: current time)."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}")
+    now = float(now) if now is not None else time.time()
+    now_s = int(now)
+    rng = random.Random(f"synkro-sandbox:{seed}:{size}")
+    n_leads = SIZES[size]
+    sc = Scenario(seed=seed, size=size, now=now)
+
+    n_users = {"small": 4, "medium": 10, "large": 40}[size]
+    for i in range(n_users):
+        name = data.MANAGER_NAMES[i % len(data.MANAGER_NAMES)]
+        if i >= len(data.MANAGER_NAMES):
+            name = f"{name} {i // len(data.MANAGER_NAMES) + 1}"
+        sc.users.append(User(FIRST_USER_ID + i, name, f"manager{i + 1}@sinkro-mebel.example"))
+    user_ids = [u.id for u in sc.users]
+
+    status_id = FIRST_STATUS_ID
+    for p_index, (p_name, statuses) in enumerate(data.PIPELINES):
+        pid = FIRST_PIPELINE_ID + p_index
+        rows = []
+        for s_name, s_sort, s_type in statuses:
+            rows.append(Status(status_id, s_name, s_sort, s_type, pid, "#99ccff"))
+            status_id += 1
+        rows.append(Status(data.WON, "Успешно реализовано", 10000, 0, pid, "#CCFF66"))
+        rows.append(Status(data.LOST, "Закрыто и не реализовано", 11000, 0, pid, "#D5D8DB"))
+        sc.pipelines.append(Pipeline(pid, p_name, (p_index + 1) * 10, p_index == 0, tuple(rows)))
+
+    # Contacts first; leads then pick their main contact (repeat customers get several leads).
+    n_contacts = max(4, int(n_leads * 0.85))
+    national_used: set[str] = set()
+    contact_chat_phone: dict[int, tuple[str, str | None]] = {}  # contact -> (radist phone, e164)
+    for i in range(n_contacts):
+        cid = FIRST_CONTACT_ID + i * 7
+        first, last = _person(rng)
+        created = now_s - rng.randrange(20 * DAY, 90 * DAY)
+        phones: list[Phone] = []
+        roll = rng.random()
+        if roll < 0.07:
+            pass  # no phone at all
+        elif roll < 0.12:
+            spelled, digits, e164 = _foreign(rng)
+            phones.append(Phone(spelled, e164, "MOB"))
+            contact_chat_phone[cid] = (digits, e164)
+        else:
+            n = _ru_mobile(rng)
+            while n in national_used:
+                n = _ru_mobile(rng)
+            national_used.add(n)
+            spelled, _ = _spell_ru(rng, n)
+            phones.append(Phone(spelled, f"+7{n}", rng.choice(("MOB", "WORK"))))
+            contact_chat_phone[cid] = (_spell_radist(rng, n), f"+7{n}")
+            if rng.random() < 0.1:
+                n2 = _ru_mobile(rng)
+                national_used.add(n2)
+                phones.append(Phone(_spell_ru(rng, n2)[0], f"+7{n2}", "WORK"))
+                if rng.random() < 0.5:  # the customer writes from the second number
+                    contact_chat_phone[cid] = (_spell_radist(rng, n2), f"+7{n2}")
+            if rng.random() < 0.02:
+                phones.append(Phone(f"+7{n[:3]}", None, "OTHER"))  # truncated junk, as in real CRMs
+        email = (
+            f"{_translit(first)}.{_translit(last)}{rng.randint(1, 99)}@example.ru"
+            if rng.random() < 0.4
+            else None
+        )
+        sc.contacts.append(
+            Contact(
+                cid,
+                f"{first} {last}",
+                first,
+                last,
+                rng.choice(user_ids),
+                created,
+                created,
+                tuple(phones),
+                email,
+            )
+        )
+
+    # Shared phones: ~4% of contacts carry another contact's number in a different spelling.
+    with_ru_phone = [
+        i
+        for i, c in enumerate(sc.contacts)
+        if c.phones and c.phones[0].e164 and c.phones[0].e164.startswith("+79")
+    ]
+    for i in rng.sample(with_ru_phone, max(1, len(with_ru_phone) // 25)):
+        j = rng.choice(with_ru_phone)
+        if i == j:
+            continue
+        donor = sc.contacts[j].phones[0]
+        n = donor.e164[2:] if donor.e164 else ""
+        spelled = _spell_ru(rng, n)[0]
+        target = sc.contacts[i]
+        sc.contacts[i] = target._replace(phones=(*target.phones, Phone(spelled, donor.e164, "HOME")))
+
+    # Leads.
+    contact_ids = [c.id for c in sc.contacts]
+    sc.reindex()
+    n_orphans = max(1, n_contacts // 30)  # contacts with no lead at all
+    leadable = contact_ids[: n_contacts - n_orphans]
+    used_updated: set[int] = set()
+    for i in range(n_leads):
+        lid = FIRST_LEAD_ID + i * 3
+        main = leadable[i] if i < len(leadable) else rng.choice(leadable)
+        pipeline = sc.pipelines[0] if rng.random() < 0.8 else sc.pipelines[1]
+        roll = rng.random()
+        if roll < 0.15:
+            status = data.WON
+        elif roll < 0.27:
+            status = data.LOST
+        else:
+            status = rng.choice([s.id for s in pipeline.statuses if s.id not in (data.WON, data.LOST)])
+        main_contact = sc.contact(main)
+        assert main_contact is not None
+        created = main_contact.created_at + rng.randrange(0, 15 * DAY)
+        updated = now_s - rng.randrange(120, 7 * DAY)
+        while updated in used_updated:  # unique seconds keep "most recently updated" unambiguous
+            updated -= 1
+        used_updated.add(updated)
+        closed = updated - rng.randrange(0, 3600) if status in (data.WON, data.LOST) else None
+        links: list[tuple[int, bool]] = [(main, True)]
+        if rng.random() < 0.1:
+            other = rng.choice(contact_ids)
+            if other != main:
+                links.append((other, False))
+        _, low, high = rng.choice(data.PRODUCTS)
+        price = rng.randrange(low, high, 1000) if rng.random() > 0.1 else 0
+        sc.leads.append(
+            Lead(
+                lid,
+                rng.choice(data.LEAD_TITLES),
+                price,
+                main_contact.responsible_user_id,
+                status,
+                pipeline.id,
+                min(created, updated),
+                updated,
+                closed,
+                tuple(links),
+            )
+        )
+    # Bulk edit quirk: a robot stamps many leads with one second (more than a 250-row page on
+    # medium/large) — only single-lead contacts, so ground-truth ordering stays unambiguous.
+    counts: dict[int, int] = {}
+    for lead in sc.leads:
+        for cid, _ in lead.contacts:
+            counts[cid] = counts.get(cid, 0) + 1
+    bulk_second = now_s - 2 * DAY - 777
+    bulk_size = {"small": 3, "medium": 300, "large": 600}[size]
+    single = [i for i, lead in enumerate(sc.leads) if all(counts[c] == 1 for c, _ in lead.contacts)]
+    for i in single[:bulk_size]:
+        lead = sc.leads[i]
+        sc.leads[i] = lead._replace(
+            updated_at=bulk_second, closed_at=min(lead.closed_at, bulk_second) if lead.closed_at else None
+        )
+    # Contacts are touched when their leads are.
+    latest: dict[int, int] = {}
+    for lead in sc.leads:
+        for cid, _ in lead.contacts:
+            latest[cid] = max(latest.get(cid, 0), lead.updated_at)
+    for i, contact in enumerate(sc.contacts):
+        if contact.id in latest:
+            sc.contacts[i] = contact._replace(
+                updated_at=max(contact.created_at, latest[contact.id] - rng.randrange(0, 600))
+            )
+
+    # Radist chats.
+    weights = [p.weight for p in PATTERNS]
+    names = [p.name for p in PATTERNS]
+    chat_id = FIRST_CHAT_ID
+    radist_contact = FIRST_RADIST_CONTACT_ID
+
+    def add_chat(
+        phone: str, source: str, e164: str | None, display: str, connection: int, rc: int, manager: int
+    ) -> None:
+        nonlocal chat_id
+        pattern = rng.choices(names, weights)[0]
+        dialog_seed = rng.getrandbits(48)
+        start_ms = (now_s - rng.randrange(3 * 3600, 4 * DAY)) * 1000 + rng.randrange(1000)
+        chat = Chat(
+            chat_id,
+            rc,
+            display,
+            connection,
+            phone,
+            source,
+            e164,
+            pattern,
+            dialog_seed,
+            start_ms,
+            0,
+            0,
+            manager,
+        )
+        sc.chats.append(chat)
+        sc._chat_index[chat_id] = len(sc.chats) - 1
+        chat_id += 1
+
+    for contact in sc.contacts:
+        if contact.id not in contact_chat_phone or rng.random() > 0.8:
+            continue
+        phone, e164 = contact_chat_phone[contact.id]
+        display = (
+            contact.first_name
+            if rng.random() < 0.6
+            else f"{contact.first_name} {rng.choice(data.WHATSAPP_NICKS)}"
+        )
+        connection = 643 if rng.random() < 0.85 else 644
+        add_chat(
+            phone,
+            f"{phone.lstrip('+')}@c.us",
+            e164,
+            display,
+            connection,
+            radist_contact,
+            contact.responsible_user_id,
+        )
+        if rng.random() < 0.08:  # the same person also writes in Telegram, without a phone
+            add_chat(
+                "",
+                f"tg:{rng.randrange(10**8, 10**9)}",
+                None,
+                display,
+                701,
+                radist_contact,
+                contact.responsible_user_id,
+            )
+        sc.contact_names[radist_contact] = display
+        radist_contact += 1
+    # Chats of people who are not in the CRM at all.
+    for _ in range(max(2, len(sc.chats) // 8)):
+        first, last = _person(rng)
+        n = _ru_mobile(rng)
+        while n in national_used:
+            n = _ru_mobile(rng)
+        national_used.add(n)
+        phone = _spell_radist(rng, n)
+        add_chat(
+            phone, f"{phone.lstrip('+')}@c.us", f"+7{n}", first, 643, radist_contact, rng.choice(user_ids)
+        )
+        sc.contact_names[radist_contact] = first
+        radist_contact += 1
+
+    # Build each dialog once to learn its end; shift dialogs that would end in the future.
+    for i, chat in enumerate(sc.chats):
+        msgs = sc._base_dialog(chat)
+        overshoot = msgs[-1].ts_ms - (now_s - 60) * 1000
+        if overshoot > 0:
+            chat = chat._replace(start_ms=chat.start_ms - overshoot - rng.randrange(60_000, 3_600_000))
+            msgs = sc._base_dialog(chat)
+        sc.chats[i] = chat._replace(end_ms=msgs[-1].ts_ms, n_messages=len(msgs))
+    sc.reindex()
+    return sc
+
+
+_TRANSLIT = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        (
+            "a",
+            "b",
+            "v",
+            "g",
+            "d",
+            "e",
+            "e",
+            "zh",
+            "z",
+            "i",
+            "y",
+            "k",
+            "l",
+            "m",
+            "n",
+            "o",
+            "p",
+            "r",
+            "s",
+            "t",
+            "u",
+            "f",
+            "kh",
+            "ts",
+            "ch",
+            "sh",
+            "sch",
+            "",
+            "y",
+            "",
+            "e",
+            "yu",
+            "ya",
+        ),
+        strict=True,
+    )
+)
+
+
+def _translit(word: str) -> str:
+    return "".join(_TRANSLIT.get(ch, ch) for ch in word.lower())
