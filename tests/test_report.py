@@ -1,0 +1,184 @@
+"""Report: numbers equal SQL over the marts, analysis-unavailable and below-minimum cases,
+HTML escaping and splitting under Telegram's limit, the chart PNG."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import psycopg
+import pytest
+
+from synkro.analysis.run import analyze_window
+from synkro.report.build import build_report
+from synkro.report.chart import manager_chart_png
+from synkro.report.model import DialogHighlight, ManagerRow, Report, ReportWindow
+from synkro.report.render import TELEGRAM_LIMIT, html_document, telegram_messages, to_plain_text
+from tests.analysis_emulators import running_emulators
+from tests.analysis_marts import Dialog, create_marts
+from tests.test_analysis import END, KEY, MODEL, START, _dialogs
+
+WINDOW = ReportWindow(start=START, end=END, timezone="Europe/Moscow", label="29.11.2026")
+AMO = "https://demo.amocrm.ru"
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def analysed(database_url: str) -> str:
+    """A tenant whose marts hold the test dialogs (plus one outside the window) and their analyses."""
+    slug = "r" + uuid.uuid4().hex[:8]
+    dialogs = [*_dialogs(), Dialog(9, "Анна", 509, [(START - timedelta(days=2), "inbound", "старое")])]
+    with psycopg.connect(database_url) as c, running_emulators("gemini") as emu:
+        create_marts(c, slug, dialogs, [START + timedelta(hours=1), START - timedelta(hours=1)])
+        config = {"api_key": KEY, "base_url": emu.gemini, "model": MODEL}
+        analyze_window(c, slug, START, END, {"timezone": "Europe/Moscow"}, config)
+    return slug
+
+
+def test_report_numbers_equal_sql_over_marts(conn: psycopg.Connection, analysed: str) -> None:
+    report = build_report(conn, analysed, WINDOW, {"min_dialogs": 1}, {"amocrm": "ok"}, amocrm_base_url=AMO)
+    m = f'"{analysed}_marts"'
+    a = f'"{analysed}_analysis"'
+    dialogs, msg_in, msg_out = conn.execute(
+        f"select count(distinct dialog_id), count(*) filter (where direction = 'inbound'), "
+        f"count(*) filter (where direction = 'outbound') from {m}.fct_dialog_messages "
+        "where sent_at >= %s and sent_at < %s",
+        (START, END),
+    ).fetchone()
+    assert (report.headline.dialogs, report.headline.messages_in, report.headline.messages_out) == (
+        dialogs,
+        msg_in,
+        msg_out,
+    )
+    assert report.headline.new_leads == 1
+    waiting = conn.execute(
+        f"select count(*) from (select distinct on (dialog_id) direction from {m}.fct_dialog_messages "
+        "where sent_at >= %s and sent_at < %s order by dialog_id, sent_at desc) t "
+        "where direction = 'inbound'",
+        (START, END),
+    ).fetchone()[0]
+    assert report.headline.left_waiting == waiting == 2
+    median = conn.execute(
+        f"""with f as (select dialog_id, min(sent_at) filter (where direction='inbound') fi
+            from {m}.fct_dialog_messages where sent_at >= %(s)s and sent_at < %(e)s group by dialog_id)
+            select percentile_cont(0.5) within group (order by extract(epoch from (
+              select min(o.sent_at) from {m}.fct_dialog_messages o where o.dialog_id = f.dialog_id
+              and o.direction = 'outbound' and o.sent_at > f.fi and o.sent_at < %(e)s) - f.fi))
+            from f""",
+        {"s": START, "e": END},
+    ).fetchone()[0]
+    assert report.headline.median_first_response_seconds == pytest.approx(median)
+    avg, lo, hi, cost = conn.execute(
+        f"select avg(overall_score), min(overall_score), max(overall_score), sum(cost_usd) "
+        f"from {a}.dialog_analyses where status = 'ok' and window_start = %s",
+        (START,),
+    ).fetchone()
+    assert report.quality.average == pytest.approx(float(avg), abs=0.05)
+    assert (report.quality.minimum, report.quality.maximum) == (lo, hi)
+    assert report.ai_spend.cost_usd == pytest.approx(float(cost), abs=1e-4)
+    by_name = {r.manager_name: r for r in report.managers}
+    assert by_name["Анна"].dialogs == 1 and by_name["Борис"].dialogs == 1
+    assert by_name["Борис"].median_first_response_seconds == 3 * 3600
+    risky = {d.dialog_id: d for d in report.riskiest}
+    assert "2" in risky and risky["2"].lead_url == f"{AMO}/leads/detail/502"
+    assert risky["2"].evidence
+    assert report.best is not None and report.best.dialog_id == "1"
+    assert report.analysis_available and report.problems[-1].startswith("Данные")  # no dlt loads: stale
+
+
+def test_failed_step_and_missing_analysis_are_stated_plainly(conn: psycopg.Connection) -> None:
+    slug = "n" + uuid.uuid4().hex[:8]
+    create_marts(conn, slug, _dialogs(), [])
+    report = build_report(conn, slug, WINDOW, {}, {"radist": "HTTP 503 after 5 attempts", "analysis": "ok"})
+    assert any("Radist" in p and "503" in p for p in report.problems)
+    assert not report.analysis_available and report.headline.dialogs == 3
+    assert any("только метрики" in n for n in report.notes)
+    text = "\n".join(telegram_messages(report))
+    assert "Диалогов: <b>3</b>" in text and "Качество" not in text
+
+
+def test_below_minimum_sends_a_short_notice(conn: psycopg.Connection) -> None:
+    slug = "m" + uuid.uuid4().hex[:8]
+    create_marts(conn, slug, _dialogs()[:1], [])
+    report = build_report(conn, slug, WINDOW, {"min_dialogs": 5}, {})
+    assert report.kind == "notice"
+    messages = telegram_messages(report)
+    assert len(messages) == 1 and "меньше порога 5" in messages[0]
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack.pop() == tag
+
+
+def _big_report() -> Report:
+    evil = "<script>alert('x')</script> & Co <b>"
+    risky = [
+        DialogHighlight(
+            dialog_id=str(i),
+            manager_name=f"{evil} №{i}",
+            score=10,
+            risk_flags=["no_next_step"],
+            evidence="«цена > 100 & < 200» " * 20,
+            summary="Длинное резюме. " * 40,
+            recommendation="Перезвонить <сегодня>.",
+            lead_id=i,
+            lead_url=f"{AMO}/leads/detail/{i}?a=1&b=2",
+        )
+        for i in range(30)
+    ]
+    return Report(
+        tenant_slug="t",
+        window=WINDOW,
+        generated_at=datetime.now(UTC),
+        managers=[
+            ManagerRow(
+                manager_name=evil,
+                dialogs=3,
+                median_first_response_seconds=90,
+                left_waiting=1,
+                average_score=55,
+            )
+        ],
+        riskiest=risky,
+    )
+
+
+def test_html_escapes_every_dynamic_string_and_splits_under_the_limit() -> None:
+    report = _big_report()
+    messages = telegram_messages(report)
+    assert len(messages) > 3
+    for msg in messages:
+        assert len(msg) <= TELEGRAM_LIMIT
+        checker = _TagChecker()
+        checker.feed(msg)
+        assert checker.stack == [], "a tag was split across messages"
+        assert "<script>" not in msg and "<сегодня>" not in msg
+        assert not re.search(r"&(?!(amp|lt|gt|quot);)", msg.split('href="')[0])
+    joined = "\n".join(messages)
+    assert "&lt;script&gt;" in joined and "Перезвонить &lt;сегодня&gt;." in joined
+    assert 'href="https://demo.amocrm.ru/leads/detail/3?a=1&amp;b=2"' in joined
+    plain = to_plain_text(messages[0])
+    assert "<script>" in plain and "&lt;" not in plain
+    doc = html_document(report)
+    assert doc.startswith("<!doctype html>") and "<script>" not in doc
+
+
+def test_chart_is_a_png() -> None:
+    png = manager_chart_png(_big_report())
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
