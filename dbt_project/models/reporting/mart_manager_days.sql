@@ -1,0 +1,63 @@
+-- Per manager and business day: the dialogs they were responsible for that had activity that day,
+-- message counts, median first response, dialogs left waiting at the day's end, and from the
+-- analysis step the average score and the number of flagged dialogs (status ok only; the newest
+-- analysis wins when a window was scored twice). An analysis counts for the day whose window it
+-- overlaps. Dialogs with no manager (unmatched) form a row with responsible_user_id NULL.
+with days as (
+    select
+        dd.*,
+        d.responsible_user_id,
+        d.manager_name
+    from {{ ref('fct_dialog_days') }} as dd
+    inner join {{ ref('fct_dialogs') }} as d on d.dialog_id = dd.dialog_id
+),
+
+analyses_raw as (
+    {{ relation_or_empty(source('analysis', 'dialog_analyses'), [
+        ('tenant_slug', 'text'), ('dialog_id', 'bigint'), ('window_start', 'timestamptz'),
+        ('window_end', 'timestamptz'), ('overall_score', 'integer'), ('risk_flags', 'jsonb'),
+        ('status', 'text'), ('analyzed_at', 'timestamptz'),
+    ], with_load_id=false) }}
+),
+
+analyses as (
+    select distinct on (dialog_id, window_start, window_end)
+        dialog_id, window_start, window_end, overall_score, risk_flags
+    from analyses_raw
+    where status = 'ok' and tenant_slug = '{{ synkro_tenant() }}'
+    order by dialog_id, window_start, window_end, analyzed_at desc nulls last
+),
+
+scored_days as (
+    select
+        days.dialog_id,
+        days.business_date,
+        avg(a.overall_score) as score,
+        bool_or(jsonb_typeof(a.risk_flags) = 'array' and jsonb_array_length(a.risk_flags) > 0) as flagged
+    from days
+    inner join analyses as a
+        on a.dialog_id = days.dialog_id
+       and a.window_start < days.day_end_at
+       and a.window_end > days.day_start_at
+    group by days.dialog_id, days.business_date
+)
+
+select
+    md5(coalesce(days.responsible_user_id::text, 'none') || '|' || days.business_date::text)::text
+        as manager_day_id,
+    days.responsible_user_id::bigint as responsible_user_id,
+    coalesce(max(days.manager_name), 'Unassigned')::text as manager_name,
+    days.business_date::date as business_date,
+    count(*)::integer as dialogs,
+    sum(days.messages_total)::integer as messages_total,
+    sum(days.messages_inbound)::integer as messages_inbound,
+    sum(days.messages_outbound)::integer as messages_outbound,
+    (percentile_cont(0.5) within group (order by days.first_response_seconds)
+        filter (where days.first_response_seconds is not null))::double precision as median_first_response_seconds,
+    (count(*) filter (where days.left_waiting))::integer as dialogs_left_waiting,
+    count(s.score)::integer as dialogs_scored,
+    (avg(s.score))::double precision as average_score,
+    (count(*) filter (where s.flagged))::integer as flagged_dialogs
+from days
+left join scored_days as s on s.dialog_id = days.dialog_id and s.business_date = days.business_date
+group by days.responsible_user_id, days.business_date

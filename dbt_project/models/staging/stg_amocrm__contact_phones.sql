@@ -1,0 +1,26 @@
+-- One row per phone value of a contact. `phone_e164` is the loader's normalisation; a phone the
+-- loader never evaluated gets the region fallback from the `phone_e164` macro.
+with raw as (
+    {{ relation_or_empty(source('raw', 'amocrm_contact_phones'), [
+        ('contact_id', 'bigint'), ('position', 'integer'), ('phone_raw', 'text'), ('phone_e164', 'text'),
+        ('phone_valid', 'boolean'), ('enum_code', 'text'),
+    ]) }}
+),
+
+latest as (
+    select
+        *,
+        row_number() over (partition by contact_id, position order by _dlt_load_id desc) as version_rank
+    from raw
+    where contact_id is not null
+)
+
+select
+    contact_id,
+    coalesce(position, 0) as position,
+    phone_raw,
+    {{ phone_e164('phone_e164', 'phone_raw', 'phone_valid') }} as phone_e164,
+    coalesce(phone_valid, {{ phone_e164('phone_e164', 'phone_raw', 'phone_valid') }} is not null) as phone_valid,
+    upper(nullif(trim(enum_code), '')) as enum_code
+from latest
+where version_rank = 1
