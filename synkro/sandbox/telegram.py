@@ -1,0 +1,704 @@
+"""Telegram Bot API emulator for the sandbox: ``/bot<token>/<method>`` and file downloads.
+
+Mounted at ``/telegram``; python-telegram-bot is pointed at it with
+``Bot(token, base_url="<sandbox>/telegram/bot", base_file_url="<sandbox>/telegram/file/bot")``.
+Behaviour follows ../shared/docs/apis/telegram.md: PTB posts form-encoded bodies with nested objects
+as JSON strings, multipart for files (JSON bodies and query strings work too); answers are
+``{"ok": true, "result": …}`` or ``{"ok": false, "error_code", "description", "parameters"?}``.
+
+Quirks emulated: 401 ``Unauthorized`` for an unknown token, 404 for an unknown method; HTML/Markdown
+parsed strictly (see ``telegram_entities``) with 400 ``can't parse entities``; 4096/1024 limits on the
+parsed text/caption; 400 ``chat not found``; 400 with ``parameters.migrate_to_chat_id`` for a group
+upgraded to a supergroup; 403 for a user who blocked the bot, a group that kicked it, or a user who
+never pressed Start; 429 with ``parameters.retry_after`` from flood control (20 messages per minute in
+groups once switched on, or forced per chat) and from the shared fault settings; 409 for getUpdates
+while a webhook is set.
+
+Delivered messages are kept and readable at ``GET /_sandbox/telegram/messages``; chats are configured
+with ``POST /_sandbox/telegram/chats`` and incoming user messages injected with
+``POST /_sandbox/telegram/updates``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import struct
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from synkro.sandbox import faults
+from synkro.sandbox.state import SandboxState
+from synkro.sandbox.telegram_entities import EntityParseError, parse_text
+
+SERVICE = "telegram"
+MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# Telegram's documented group limit; off by default because one session-wide sandbox chat is shared by
+# many tests. Switch it on per sandbox with POST /_sandbox/telegram/chats {"group_messages_per_minute": 20}.
+GROUP_MESSAGES_PER_MINUTE = 20
+# Extra chats every sandbox knows, besides the credentials' chat (a supergroup).
+OWNER_CHAT_ID = 700000001
+LEGACY_GROUP_ID = -400000001
+
+
+@dataclass
+class Chat:
+    """A chat the bot can see, and how Telegram treats messages to it."""
+
+    id: int
+    type: str  # private | group | supergroup | channel
+    title: str = ""
+    first_name: str = ""
+    username: str = ""
+    blocked: bool = False  # private: user blocked the bot; groups: the bot was kicked
+    started: bool = True  # private: the user pressed Start (otherwise the bot can't write first)
+    migrate_to_chat_id: int | None = None
+    forced_retry_after: int = 0  # answer 429 with this retry_after …
+    forced_429_count: int = 0  # … for this many more sends
+
+    def resource(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "private":
+            body["first_name"] = self.first_name or "Sandbox User"
+        else:
+            body["title"] = self.title or f"Sandbox {self.type}"
+        if self.username:
+            body["username"] = self.username
+        return body
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    content: bytes
+    file_name: str = ""
+    mime_type: str = ""
+
+
+@dataclass
+class TelegramStore:
+    """Emulator-private state in ``state.service_data["telegram"]``."""
+
+    chats: dict[int, Chat] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    next_message_id: dict[int, int] = field(default_factory=dict)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    next_update_id: int = 100_000_001
+    webhook_url: str = ""
+    sent_at: dict[int, list[float]] = field(default_factory=dict)
+    group_messages_per_minute: int = 0
+
+
+def store(state: SandboxState) -> TelegramStore:
+    data = state.service_data.get(SERVICE)
+    if not isinstance(data, TelegramStore):
+        data = TelegramStore()
+        chat_id = state.credentials.telegram_chat_id
+        data.chats[chat_id] = Chat(chat_id, "supergroup", title="Synkro Sandbox Sales")
+        data.chats[OWNER_CHAT_ID] = Chat(
+            OWNER_CHAT_ID, "private", first_name="Sandbox Owner", username="sandbox_owner"
+        )
+        data.chats[LEGACY_GROUP_ID] = Chat(
+            LEGACY_GROUP_ID, "group", title="Synkro Sandbox Sales (old group)", migrate_to_chat_id=chat_id
+        )
+        state.service_data[SERVICE] = data
+        _add_update(data, OWNER_CHAT_ID, "/start")
+    return data
+
+
+def _bot_id(state: SandboxState) -> int:
+    return int(state.credentials.telegram_bot_token.split(":", 1)[0])
+
+
+def bot_user(state: SandboxState) -> dict[str, Any]:
+    return {
+        "id": _bot_id(state),
+        "is_bot": True,
+        "first_name": "Synkro Sandbox Bot",
+        "username": "synkro_sandbox_bot",
+        "can_join_groups": True,
+        "can_read_all_group_messages": False,
+        "supports_inline_queries": False,
+        "can_connect_to_business": False,
+        "has_main_web_app": False,
+    }
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+
+def ok(result: Any) -> JSONResponse:
+    return JSONResponse({"ok": True, "result": result})
+
+
+def fail(code: int, description: str, parameters: dict[str, Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return JSONResponse(body, status_code=code)
+
+
+def too_many_requests(retry_after: int) -> JSONResponse:
+    return fail(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
+def _fault_renderer(status: int, kind: str, retry_after: float | None) -> Response:
+    if status == 429:
+        return too_many_requests(max(1, math.ceil(retry_after or 1)))
+    if status == 403:
+        return fail(403, "Forbidden: bot was blocked by the user")
+    if status == 402:
+        return fail(402, "Payment Required")
+    if status == 502:
+        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, media_type="text/html")
+    return fail(status, "Internal Server Error" if status == 500 else "Bad Gateway")
+
+
+class ApiError(Exception):
+    """Raised inside a method to answer with a Telegram error."""
+
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
+        super().__init__(description)
+        self.response = fail(code, description, parameters)
+
+
+# -- request parsing -------------------------------------------------------------------------------
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Merge query string and body (form, multipart or JSON); JSON strings inside forms stay strings."""
+    params: dict[str, Any] = dict(request.query_params)
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/json"):
+        raw = await request.body()
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise ApiError(400, "Bad Request: can't parse JSON encoded request") from exc
+            if isinstance(body, dict):
+                params.update(body)
+    elif ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form(max_files=20, max_part_size=MAX_DOCUMENT_BYTES + 1024)
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                params[key] = {
+                    "filename": value.filename or key,
+                    "content": await value.read(),
+                    "content_type": value.content_type or "application/octet-stream",
+                }
+            else:
+                params[key] = value
+    return params
+
+
+def _json_field(params: dict[str, Any], name: str) -> Any:
+    value = params.get(name)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ApiError(400, f"Bad Request: can't parse {name} JSON object") from exc
+    return value
+
+
+def _int(params: dict[str, Any], name: str, default: int | None = None) -> int | None:
+    value = params.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, f"Bad Request: invalid {name} specified") from exc
+
+
+def _resolve_chat(state: SandboxState, params: dict[str, Any]) -> Chat:
+    raw = params.get("chat_id")
+    if raw in (None, ""):
+        raise ApiError(400, "Bad Request: chat_id is empty")
+    ts = store(state)
+    chat: Chat | None = None
+    if isinstance(raw, str) and raw.startswith("@"):
+        chat = next((c for c in ts.chats.values() if c.username and f"@{c.username}" == raw), None)
+    else:
+        try:
+            chat = ts.chats.get(int(raw))
+        except (TypeError, ValueError):
+            chat = None
+    if chat is None:
+        raise ApiError(400, "Bad Request: chat not found")
+    return chat
+
+
+def _check_deliverable(state: SandboxState, chat: Chat) -> None:
+    """Migration, blocks and flood control, in that order (as Telegram reports them)."""
+    if chat.migrate_to_chat_id is not None:
+        raise ApiError(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            {"migrate_to_chat_id": chat.migrate_to_chat_id},
+        )
+    if chat.type == "private" and chat.blocked:
+        raise ApiError(403, "Forbidden: bot was blocked by the user")
+    if chat.type == "private" and not chat.started:
+        raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+    if chat.blocked:
+        kind = "supergroup" if chat.type == "supergroup" else "group" if chat.type == "group" else "channel"
+        raise ApiError(403, f"Forbidden: bot was kicked from the {kind} chat")
+    if chat.forced_429_count > 0:
+        chat.forced_429_count -= 1
+        raise ApiError(
+            429,
+            f"Too Many Requests: retry after {chat.forced_retry_after}",
+            {"retry_after": chat.forced_retry_after},
+        )
+    ts = store(state)
+    if chat.type in ("group", "supergroup", "channel") and ts.group_messages_per_minute:
+        now = time.monotonic()
+        window = [t for t in ts.sent_at.get(chat.id, []) if now - t < 60]
+        ts.sent_at[chat.id] = window
+        if len(window) >= ts.group_messages_per_minute:
+            retry_after = max(1, math.ceil(60 - (now - window[0])))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
+def _parse_or_fail(text: str, parse_mode: Any, *, caption: bool) -> tuple[str, list[dict[str, Any]]]:
+    try:
+        parsed = parse_text(text, parse_mode if parse_mode else None)
+    except EntityParseError as exc:
+        raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from exc
+    except ValueError as exc:
+        raise ApiError(400, "Bad Request: unsupported parse_mode") from exc
+    plain = parsed.text
+    if caption and len(plain) > MAX_CAPTION_LENGTH:
+        raise ApiError(400, "Bad Request: message caption is too long")
+    if not caption and len(plain) > MAX_TEXT_LENGTH:
+        raise ApiError(400, "Bad Request: message is too long")
+    if not caption and not plain.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    return plain, parsed.entities
+
+
+def _record(state: SandboxState, chat: Chat, fields: dict[str, Any], log: dict[str, Any]) -> dict[str, Any]:
+    ts = store(state)
+    message_id = ts.next_message_id.get(chat.id, 1)
+    ts.next_message_id[chat.id] = message_id + 1
+    ts.sent_at.setdefault(chat.id, []).append(time.monotonic())
+    message = {
+        "message_id": message_id,
+        "from": {k: bot_user(state)[k] for k in ("id", "is_bot", "first_name", "username")},
+        "chat": chat.resource(),
+        "date": int(time.time()),
+        **fields,
+    }
+    ts.messages.append({"chat_id": chat.id, "message_id": message_id, "date": message["date"], **log})
+    return message
+
+
+def _store_file(state: SandboxState, upload: dict[str, Any], folder: str) -> StoredFile:
+    ts = store(state)
+    content: bytes = upload["content"]
+    unique = hashlib.sha256(content).hexdigest()[:16]
+    file_id = f"SBX{folder[:3].upper()}{len(ts.files) + 1:06d}{unique}"
+    suffix = "." + upload["filename"].rsplit(".", 1)[-1] if "." in upload["filename"] else ""
+    stored = StoredFile(
+        file_id=file_id,
+        file_unique_id=unique,
+        file_path=f"{folder}/file_{len(ts.files) + 1}{suffix}",
+        content=content,
+        file_name=upload["filename"],
+        mime_type=upload["content_type"],
+    )
+    ts.files[file_id] = stored
+    return stored
+
+
+def _file_param(state: SandboxState, params: dict[str, Any], name: str) -> dict[str, Any]:
+    value = params.get(name)
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        known = store(state).files.get(value)
+        if known is None:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        return {"filename": known.file_name, "content": known.content, "content_type": known.mime_type}
+    raise ApiError(400, f"Bad Request: there is no {name} in the request")
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, JPEG or GIF (Telegram rejects anything it cannot decode)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return width, height
+            i += 2 + length
+    return None
+
+
+# -- methods ---------------------------------------------------------------------------------------
+
+
+async def m_get_me(state: SandboxState, params: dict[str, Any]) -> Any:
+    return bot_user(state)
+
+
+async def m_send_message(state: SandboxState, params: dict[str, Any]) -> Any:
+    chat = _resolve_chat(state, params)
+    text = params.get("text")
+    if text in (None, ""):
+        raise ApiError(400, "Bad Request: message text is empty")
+    parse_mode = params.get("parse_mode")
+    plain, entities = _parse_or_fail(str(text), parse_mode, caption=False)
+    if not parse_mode and (given := _json_field(params, "entities")):
+        entities = given
+    _check_deliverable(state, chat)
+    fields: dict[str, Any] = {"text": plain}
+    if entities:
+        fields["entities"] = entities
+    markup = _json_field(params, "reply_markup")
+    if markup:
+        fields["reply_markup"] = markup
+    log = {"type": "text", "text": plain, "raw_text": text, "parse_mode": parse_mode, "entities": entities}
+    return _record(state, chat, fields, log)
+
+
+async def _send_file(state: SandboxState, params: dict[str, Any], kind: str) -> Any:
+    chat = _resolve_chat(state, params)
+    upload = _file_param(state, params, kind)
+    parse_mode = params.get("caption_parse_mode") or params.get("parse_mode")
+    caption = params.get("caption")
+    plain, entities = _parse_or_fail(str(caption), parse_mode, caption=True) if caption else ("", [])
+    content: bytes = upload["content"]
+    fields: dict[str, Any] = {}
+    log: dict[str, Any] = {"type": kind, "caption": plain or None, "parse_mode": parse_mode}
+    if kind == "document":
+        if len(content) > MAX_DOCUMENT_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        if not content:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        _check_deliverable(state, chat)
+        name = str(params.get("filename") or upload["filename"])
+        stored = _store_file(state, {**upload, "filename": name}, "documents")
+        fields["document"] = {
+            "file_name": name,
+            "mime_type": upload["content_type"],
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(content),
+        }
+        log.update(
+            {
+                "file_name": name,
+                "file_size": len(content),
+                "mime_type": upload["content_type"],
+                "file_id": stored.file_id,
+            }
+        )
+    else:
+        if len(content) > MAX_PHOTO_BYTES:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        size = image_size(content)
+        if size is None:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        _check_deliverable(state, chat)
+        stored = _store_file(state, upload, "photos")
+        width, height = size
+        scale = min(1.0, 1280 / max(width, height, 1))
+        thumb = min(1.0, 90 / max(width, height, 1))
+        fields["photo"] = [
+            {
+                "file_id": f"{stored.file_id}s",
+                "file_unique_id": f"{stored.file_unique_id}s",
+                "width": max(1, round(width * thumb)),
+                "height": max(1, round(height * thumb)),
+                "file_size": 1200,
+            },
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": round(width * scale),
+                "height": round(height * scale),
+                "file_size": len(content),
+            },
+        ]
+        log.update({"width": width, "height": height, "file_size": len(content), "file_id": stored.file_id})
+    if plain:
+        fields["caption"] = plain
+        if entities:
+            fields["caption_entities"] = entities
+    return _record(state, chat, fields, log)
+
+
+async def m_send_document(state: SandboxState, params: dict[str, Any]) -> Any:
+    return await _send_file(state, params, "document")
+
+
+async def m_send_photo(state: SandboxState, params: dict[str, Any]) -> Any:
+    return await _send_file(state, params, "photo")
+
+
+async def m_get_chat(state: SandboxState, params: dict[str, Any]) -> Any:
+    chat = _resolve_chat(state, params)
+    if chat.migrate_to_chat_id is not None:
+        raise ApiError(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            {"migrate_to_chat_id": chat.migrate_to_chat_id},
+        )
+    if chat.blocked and chat.type != "private":
+        raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
+    return {
+        **chat.resource(),
+        "accent_color_id": 0,
+        "max_reaction_count": 11,
+        "accepted_gift_types": {
+            "unlimited_gifts": False,
+            "limited_gifts": False,
+            "unique_gifts": False,
+            "premium_subscription": False,
+            "gifts_from_channels": False,
+        },
+    }
+
+
+async def m_get_updates(state: SandboxState, params: dict[str, Any]) -> Any:
+    ts = store(state)
+    if ts.webhook_url:
+        raise ApiError(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
+            "to delete the webhook first",
+        )
+    offset = _int(params, "offset", 0) or 0
+    limit = max(1, min(_int(params, "limit", 100) or 100, 100))
+    timeout = max(0, _int(params, "timeout", 0) or 0)
+    allowed = _json_field(params, "allowed_updates")
+    if offset > 0:
+        ts.updates = [u for u in ts.updates if u["update_id"] >= offset]
+    deadline = time.monotonic() + min(timeout, 2)
+    while True:
+        pending = ts.updates[offset:] if offset < 0 else list(ts.updates)
+        if allowed:
+            pending = [u for u in pending if any(k in u for k in allowed)]
+        if pending or time.monotonic() >= deadline:
+            return pending[:limit]
+        await asyncio.sleep(0.05)
+
+
+async def m_set_webhook(state: SandboxState, params: dict[str, Any]) -> Any:
+    url = str(params.get("url") or "")
+    if url and not url.startswith("https://"):
+        raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+    store(state).webhook_url = url
+    return True
+
+
+async def m_delete_webhook(state: SandboxState, params: dict[str, Any]) -> Any:
+    store(state).webhook_url = ""
+    return True
+
+
+async def m_get_webhook_info(state: SandboxState, params: dict[str, Any]) -> Any:
+    ts = store(state)
+    return {"url": ts.webhook_url, "has_custom_certificate": False, "pending_update_count": len(ts.updates)}
+
+
+async def m_get_file(state: SandboxState, params: dict[str, Any]) -> Any:
+    file_id = str(params.get("file_id") or "")
+    stored = store(state).files.get(file_id.removesuffix("s")) if file_id else None
+    if stored is None:
+        raise ApiError(400, "Bad Request: invalid file_id")
+    return {
+        "file_id": file_id,
+        "file_unique_id": stored.file_unique_id,
+        "file_size": len(stored.content),
+        "file_path": stored.file_path,
+    }
+
+
+async def m_send_chat_action(state: SandboxState, params: dict[str, Any]) -> Any:
+    chat = _resolve_chat(state, params)
+    _check_deliverable(state, chat)
+    return True
+
+
+async def m_log_out(state: SandboxState, params: dict[str, Any]) -> Any:
+    return True
+
+
+METHODS = {
+    "getme": m_get_me,
+    "sendmessage": m_send_message,
+    "senddocument": m_send_document,
+    "sendphoto": m_send_photo,
+    "getchat": m_get_chat,
+    "getupdates": m_get_updates,
+    "setwebhook": m_set_webhook,
+    "deletewebhook": m_delete_webhook,
+    "getwebhookinfo": m_get_webhook_info,
+    "getfile": m_get_file,
+    "sendchataction": m_send_chat_action,
+    "close": m_log_out,
+    "logout": m_log_out,
+}
+
+
+def _add_update(ts: TelegramStore, chat_id: int, text: str) -> dict[str, Any]:
+    chat = ts.chats[chat_id]
+    sender = {
+        "id": chat_id if chat.type == "private" else OWNER_CHAT_ID,
+        "is_bot": False,
+        "first_name": chat.first_name or "Sandbox Owner",
+    }
+    update = {
+        "update_id": ts.next_update_id,
+        "message": {
+            "message_id": 1_000_000 + ts.next_update_id % 1_000_000,
+            "from": sender,
+            "chat": chat.resource(),
+            "date": int(time.time()),
+            "text": text,
+        },
+    }
+    if text.startswith("/"):
+        update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    ts.next_update_id += 1
+    ts.updates.append(update)
+    return update
+
+
+# -- app -------------------------------------------------------------------------------------------
+
+
+def build_app(state: SandboxState) -> Starlette:
+    """The Telegram emulator, mounted at ``/telegram``."""
+
+    async def api(request: Request) -> Response:
+        token = request.path_params["token"]
+        fault = await faults.check(state, SERVICE, request, account=token[-4:], render=_fault_renderer)
+        if fault is not None:
+            return fault
+        if token != state.credentials.telegram_bot_token:
+            return fail(401, "Unauthorized")
+        method = METHODS.get(request.path_params["method"].lower())
+        if method is None:
+            return fail(404, "Not Found")
+        try:
+            params = await _params(request)
+            return ok(await method(state, params))
+        except ApiError as exc:
+            return exc.response
+
+    async def download(request: Request) -> Response:
+        if request.path_params["token"] != state.credentials.telegram_bot_token:
+            return fail(401, "Unauthorized")
+        path = request.path_params["path"]
+        stored = next((f for f in store(state).files.values() if f.file_path == path), None)
+        if stored is None:
+            return fail(404, "Not Found")
+        return Response(stored.content, media_type=stored.mime_type or "application/octet-stream")
+
+    store(state)
+    return Starlette(
+        routes=[
+            Route("/bot{token}/{method}", api, methods=["GET", "POST"]),
+            Route("/file/bot{token}/{path:path}", download, methods=["GET"]),
+        ]
+    )
+
+
+def control_routes(state: SandboxState) -> list[BaseRoute]:
+    """``GET|DELETE /messages``, ``GET|POST /chats``, ``POST /updates``, ``GET /files/{file_id}``."""
+
+    async def messages(request: Request) -> Response:
+        ts = store(state)
+        if request.method == "DELETE":
+            ts.messages.clear()
+            ts.sent_at.clear()
+            return JSONResponse({"ok": True})
+        chat_id = request.query_params.get("chat_id")
+        items = [m for m in ts.messages if chat_id is None or str(m["chat_id"]) == chat_id]
+        return JSONResponse({"messages": items})
+
+    async def chats(request: Request) -> Response:
+        ts = store(state)
+        if request.method == "GET":
+            return JSONResponse({"chats": [asdict(c) for c in ts.chats.values()]})
+        payload = await request.json()
+        try:
+            chat_id = int(payload["chat_id"])
+        except (KeyError, TypeError, ValueError):
+            return JSONResponse({"error": "chat_id (int) is required"}, status_code=400)
+        chat = ts.chats.get(chat_id)
+        if chat is None:
+            default_type = (
+                "private" if chat_id > 0 else "supergroup" if str(chat_id).startswith("-100") else "group"
+            )
+            chat = Chat(chat_id, str(payload.get("type") or default_type))
+            ts.chats[chat_id] = chat
+        if payload.get("delete"):
+            del ts.chats[chat_id]
+            return JSONResponse({"deleted": chat_id})
+        for name in ("type", "title", "first_name", "username", "blocked", "started", "migrate_to_chat_id"):
+            if name in payload:
+                setattr(chat, name, payload[name])
+        if "retry_after" in payload:
+            chat.forced_retry_after = int(payload["retry_after"])
+            chat.forced_429_count = int(payload.get("count", 1))
+        target = chat.migrate_to_chat_id
+        if target is not None and target not in ts.chats:
+            ts.chats[target] = Chat(target, "supergroup", title=chat.title)
+        if "group_messages_per_minute" in payload:
+            ts.group_messages_per_minute = int(payload["group_messages_per_minute"])
+        return JSONResponse(asdict(chat))
+
+    async def updates(request: Request) -> Response:
+        ts = store(state)
+        payload = await request.json()
+        chat_id = int(payload.get("chat_id", OWNER_CHAT_ID))
+        if chat_id not in ts.chats:
+            ts.chats[chat_id] = Chat(
+                chat_id,
+                "private" if chat_id > 0 else "group",
+                first_name=str(payload.get("first_name") or "Sandbox User"),
+            )
+        return JSONResponse(_add_update(ts, chat_id, str(payload.get("text", "/start"))))
+
+    async def file_content(request: Request) -> Response:
+        stored = store(state).files.get(request.path_params["file_id"])
+        if stored is None:
+            return JSONResponse({"error": "unknown file_id"}, status_code=404)
+        return Response(stored.content, media_type=stored.mime_type or "application/octet-stream")
+
+    return [
+        Route("/messages", messages, methods=["GET", "DELETE"]),
+        Route("/chats", chats, methods=["GET", "POST"]),
+        Route("/updates", updates, methods=["POST"]),
+        Route("/files/{file_id}", file_content, methods=["GET"]),
+    ]
