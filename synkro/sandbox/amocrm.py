@@ -220,7 +220,7 @@ class _Query:
             self.with_.update(part.strip() for part in value.split(",") if part.strip())
         elif key.startswith("filter[id]"):
             self.ids.extend(int(v) for v in value.split(",") if v)
-        elif key.startswith("filter[") and key.count("[") == 3 and key.endswith(("[from]", "[to]")):
+        elif key.startswith("filter[") and key.count("[") == 2 and key.endswith(("[from]", "[to]")):
             field = key[len("filter[") : key.index("]")]
             bound = 0 if key.endswith("[from]") else 1
             self.ranges.setdefault(field, [None, None])[bound] = int(value)

@@ -592,7 +592,7 @@ def generate_scenario(seed: int = 42, size: str = "small", now: float | None = N
         connection = 643 if rng.random() < 0.85 else 644
         add_chat(
             phone,
-            f"{phone.lstrip('+')}@c.us",
+            f"{e164.lstrip('+')}@c.us",
             e164,
             display,
             connection,
@@ -619,9 +619,7 @@ def generate_scenario(seed: int = 42, size: str = "small", now: float | None = N
             n = _ru_mobile(rng)
         national_used.add(n)
         phone = _spell_radist(rng, n)
-        add_chat(
-            phone, f"{phone.lstrip('+')}@c.us", f"+7{n}", first, 643, radist_contact, rng.choice(user_ids)
-        )
+        add_chat(phone, f"7{n}@c.us", f"+7{n}", first, 643, radist_contact, rng.choice(user_ids))
         sc.contact_names[radist_contact] = first
         radist_contact += 1
 
