@@ -19,6 +19,7 @@ from synkro.controlplane.errors import BadInputError, ConcurrentUpdateError, Not
 from synkro.controlplane.tables import CONFIG_STATUSES, integration_configs, tenants
 from synkro.controlplane.tenants import validate_slug
 from synkro.integrations.schemas import IntegrationConfig, model_for, validate_config
+from synkro.secrets import SecretBox, SecretKeyError
 
 if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
@@ -70,7 +71,14 @@ class ConfigRepository:
     def _document(self, row) -> dict[str, Any]:
         document = dict(row.public or {})
         if row.secrets_encrypted:
-            document.update(json.loads(self._cp.box.decrypt(row.secrets_encrypted)))
+            try:
+                plaintext = self._cp.box.decrypt(row.secrets_encrypted)
+            except SecretKeyError:
+                # The key may have been rotated by another process since ours was loaded:
+                # reload it once from SYNKRO_SECRET_KEY / the key file before giving up.
+                self._cp.box = SecretBox.from_env()
+                plaintext = self._cp.box.decrypt(row.secrets_encrypted)
+            document.update(json.loads(plaintext))
         return document
 
     def _record(self, row) -> ConfigRecord:
