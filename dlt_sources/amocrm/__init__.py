@@ -9,11 +9,13 @@ Tables follow the raw contract in docs/architecture.md. Design choices:
 - Deletions: `lead_deleted`/`contact_deleted` (and `*_restored`) events since the last run, and
   on a full run a reconciliation of loaded ids against the ids seen. Deleted rows are re-emitted
   from the warehouse with `is_deleted = true` (merge replaces whole rows).
-- Pipelines/statuses/users are small and read in full each run (`replace`).
+- Pipelines/statuses/users are small: read in full each run, loaded only when they changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ import dlt
 from dlt_sources.amocrm import rows
 from dlt_sources.amocrm.destination import live_ids, loaded_rows
 from dlt_sources.amocrm.sync import IncrementalReader, probe_updated_at_filter
-from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMClient
+from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMClient, AmoCRMHTTPError
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +68,22 @@ class _RunContext:
             params: dict[str, Any] = {f"filter[type][{i}]": t for i, t in enumerate(DELETION_EVENTS)}
             params["filter[created_at][from]"] = int(cursor)
             newest = int(cursor)
-            for page in self.client.paginate("/api/v4/events", "events", params, limit=EVENTS_LIMIT):
-                for event in sorted(page, key=lambda e: int(e.get("created_at") or 0)):
-                    entity = "lead" if str(event.get("type", "")).startswith("lead") else "contact"
-                    entity_id = int(event.get("entity_id") or 0)
-                    if str(event.get("type", "")).endswith("_deleted"):
-                        deleted[entity].add(entity_id)
-                    else:
-                        deleted[entity].discard(entity_id)
-                    newest = max(newest, int(event.get("created_at") or 0))
+            try:
+                for page in self.client.paginate("/api/v4/events", "events", params, limit=EVENTS_LIMIT):
+                    for event in sorted(page, key=lambda e: int(e.get("created_at") or 0)):
+                        kind = str(event.get("type", ""))
+                        entity = "lead" if kind.startswith("lead") else "contact"
+                        entity_id = int(event.get("entity_id") or 0)
+                        if kind.endswith("_deleted"):
+                            deleted[entity].add(entity_id)
+                        else:
+                            deleted[entity].discard(entity_id)
+                        newest = max(newest, int(event.get("created_at") or 0))
+            except AmoCRMHTTPError as exc:
+                # Events are unavailable to some integrations; full runs still reconcile by id.
+                log.warning(
+                    "amoCRM events API unavailable (HTTP %s); deletions found only by full runs", exc.status
+                )
             state["events_cursor"] = newest
         else:
             # First run: the full scan sees only live rows; watch for deletions from now on.
@@ -194,13 +203,17 @@ def amocrm_source(
     @dlt.resource(name="amocrm_pipelines_api", selected=False)
     def pipelines_api() -> Iterator[list[dict]]:
         body = client.get("/api/v4/leads/pipelines") or {}
-        yield (body.get("_embedded") or {}).get("pipelines") or []
+        pipelines = (body.get("_embedded") or {}).get("pipelines") or []
+        if _changed_since_last_run(
+            "pipelines", [(rows.pipeline_row(p), rows.status_rows(p)) for p in pipelines]
+        ):
+            yield pipelines
 
     @dlt.transformer(
         name="amocrm_pipelines",
         data_from=pipelines_api,
         primary_key="id",
-        write_disposition="replace",
+        write_disposition="merge",
         columns=rows.PIPELINE_COLUMNS,
     )
     def amocrm_pipelines(page: list[dict]) -> Iterator[list[dict]]:
@@ -210,24 +223,25 @@ def amocrm_source(
         name="amocrm_statuses",
         data_from=pipelines_api,
         primary_key=("pipeline_id", "id"),
-        write_disposition="replace",
+        merge_key="pipeline_id",
+        write_disposition=_CHILD_MERGE,
         columns=rows.STATUS_COLUMNS,
     )
     def amocrm_statuses(page: list[dict]) -> Iterator[list[dict]]:
         yield [s for p in page for s in rows.status_rows(p)]
 
-    @dlt.resource(
-        name="amocrm_users", primary_key="id", write_disposition="replace", columns=rows.USER_COLUMNS
-    )
+    @dlt.resource(name="amocrm_users", primary_key="id", write_disposition="merge", columns=rows.USER_COLUMNS)
     def amocrm_users() -> Iterator[list[dict]]:
         try:
-            for page in client.paginate("/api/v4/users", "users"):
-                yield [rows.user_row(u) for u in page]
+            users = [rows.user_row(u) for page in client.paginate("/api/v4/users", "users") for u in page]
         except AmoCRMAccountError as exc:
             if exc.status != 403:
                 raise
             # /users needs admin rights; everything else still loads, the check command reports it.
             log.warning("amoCRM /users refused (403): the token's user is not an admin; users not loaded")
+            return
+        if _changed_since_last_run("users", users):
+            yield users
 
     return (
         leads_api,
@@ -242,6 +256,16 @@ def amocrm_source(
         amocrm_statuses,
         amocrm_users,
     )
+
+
+def _changed_since_last_run(key: str, payload: Any) -> bool:
+    """Small reference lists are re-read every run but re-loaded only when their content changed."""
+    state = dlt.current.source_state().setdefault("fingerprints", {})
+    mark = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    if state.get(key) == mark:
+        return False
+    state[key] = mark
+    return True
 
 
 def _strip(row: dict) -> dict:

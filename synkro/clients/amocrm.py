@@ -31,6 +31,14 @@ class AmoCRMError(RuntimeError):
     """Base error of the amoCRM client. Messages never contain tokens."""
 
 
+class AmoCRMHTTPError(AmoCRMError):
+    """A non-retryable HTTP error other than 401/402/403 (e.g. 400 validation, 404 unknown path)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
 class AmoCRMAuthError(AmoCRMError):
     """The token is rejected even after one refresh: the tenant must reconnect amoCRM."""
 
@@ -203,8 +211,8 @@ class AmoCRMClient:
                 self._sleep_backoff(attempt, response)
                 continue
             if status >= 400:
-                raise AmoCRMError(
-                    f"amoCRM GET {urlsplit(url).path} failed with HTTP {status}: {_detail(response)}"
+                raise AmoCRMHTTPError(
+                    status, f"amoCRM GET {urlsplit(url).path} failed with HTTP {status}: {_detail(response)}"
                 )
             if not response.content.strip():
                 return None
