@@ -11,6 +11,8 @@ from synkro.sandbox.server import SandboxServer
 from synkro.sandbox.state import SandboxState
 
 OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
+# One plain client: http.get() builds a new SSL context per call, which costs ~0.3 s.
+http = httpx.Client(timeout=10)
 
 
 @pytest.fixture
@@ -31,15 +33,15 @@ def _token_request(sandbox: SandboxServer, **body: str) -> httpx.Response:
         "redirect_uri": "https://example.com",
         **body,
     }
-    return httpx.post(f"{info['base_url']}/oauth2/access_token", json=payload)
+    return http.post(f"{info['base_url']}/oauth2/access_token", json=payload)
 
 
 def _fresh_code(sandbox: SandboxServer) -> str:
-    return httpx.post(f"{sandbox.urls.control}/amocrm/auth_codes").json()["auth_code"]
+    return http.post(f"{sandbox.urls.control}/amocrm/auth_codes").json()["auth_code"]
 
 
 def test_missing_token_is_401_problem_json(sandbox: SandboxServer, sandbox_faults: SandboxState) -> None:
-    response = httpx.get(f"{sandbox.urls.amocrm}/api/v4/account", headers={"Authorization": "Bearer nope"})
+    response = http.get(f"{sandbox.urls.amocrm}/api/v4/account", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json() == {
@@ -57,7 +59,7 @@ def test_auth_code_exchange_works_once(sandbox: SandboxServer, sandbox_faults: S
     pair = first.json()
     assert pair["token_type"] == "Bearer" and pair["expires_in"] == 86400 and pair["refresh_token"]
     assert isinstance(pair["server_time"], int)
-    account = httpx.get(
+    account = http.get(
         f"{sandbox.urls.amocrm}/api/v4/account", headers={"Authorization": f"Bearer {pair['access_token']}"}
     )
     assert account.status_code == 200 and account.json()["subdomain"] == "synkro-sandbox"
@@ -95,9 +97,9 @@ def test_access_token_expires_after_configured_lifetime(
     pair = _token_request(sandbox, grant_type="authorization_code", code=_fresh_code(sandbox)).json()
     assert pair["expires_in"] == 1
     headers = {"Authorization": f"Bearer {pair['access_token']}"}
-    assert httpx.get(f"{sandbox.urls.amocrm}/api/v4/account", headers=headers).status_code == 200
+    assert http.get(f"{sandbox.urls.amocrm}/api/v4/account", headers=headers).status_code == 200
     time.sleep(1.1)
-    assert httpx.get(f"{sandbox.urls.amocrm}/api/v4/account", headers=headers).status_code == 401
+    assert http.get(f"{sandbox.urls.amocrm}/api/v4/account", headers=headers).status_code == 401
 
 
 def test_bad_client_secret_is_rejected(sandbox: SandboxServer, sandbox_faults: SandboxState) -> None:
@@ -237,7 +239,7 @@ def test_rate_limit_answers_429_and_is_measured(amo: httpx.Client, sandbox_fault
     statuses = [amo.get("/api/v4/account").status_code for _ in range(12)]
     assert statuses[:7] == [200] * 7
     assert 429 in statuses[7:]
-    report = httpx.get(f"{amo.base_url.scheme}://{amo.base_url.netloc.decode()}/_sandbox/requests").json()
+    report = http.get(f"{amo.base_url.scheme}://{amo.base_url.netloc.decode()}/_sandbox/requests").json()
     account = next(iter(report["amocrm"].values()))
     assert account["requests"] >= 12 and account["max_per_second"] >= 8 and account["rejected_429"] >= 1
 
@@ -264,7 +266,7 @@ def test_server_errors_from_error_rate(amo: httpx.Client, sandbox_faults: Sandbo
 
 
 def test_dropped_connection_mid_page(amo: httpx.Client, sandbox: SandboxServer) -> None:
-    httpx.post(f"{sandbox.urls.control}/faults", json={"amocrm": {"drop_connection": 1}}).raise_for_status()
+    http.post(f"{sandbox.urls.control}/faults", json={"amocrm": {"drop_connection": 1}}).raise_for_status()
     with pytest.raises(httpx.RemoteProtocolError):
         amo.get("/api/v4/leads", params={"limit": 250})
     assert amo.get("/api/v4/leads", params={"limit": 250}).status_code == 200
@@ -278,8 +280,8 @@ def test_latency_is_added(amo: httpx.Client, sandbox_faults: SandboxState) -> No
 
 
 def test_fault_control_endpoint_round_trip(sandbox: SandboxServer, sandbox_faults: SandboxState) -> None:
-    bad = httpx.post(f"{sandbox.urls.control}/faults", json={"amocrm": {"nonsense": 1}})
+    bad = http.post(f"{sandbox.urls.control}/faults", json={"amocrm": {"nonsense": 1}})
     assert bad.status_code == 400
-    set_ = httpx.post(f"{sandbox.urls.control}/faults", json={"radist": {"latency_ms": 5}}).json()
+    set_ = http.post(f"{sandbox.urls.control}/faults", json={"radist": {"latency_ms": 5}}).json()
     assert set_["radist"]["latency_ms"] == 5
-    assert httpx.get(f"{sandbox.urls.control}/faults").json()["amocrm"]["rate_limit_rps"] == 7.0
+    assert http.get(f"{sandbox.urls.control}/faults").json()["amocrm"]["rate_limit_rps"] == 7.0
