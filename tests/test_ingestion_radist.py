@@ -73,10 +73,12 @@ def test_radist_only_first_second_and_changed_loads(
             )
         }
         empty_text = conn.execute(
-            f"select count(*) from \"{slug}_raw\".radist_messages where message_type = 'text' and text is null"
+            f'select count(*) from "{slug}_raw".radist_messages '
+            "where message_type = 'text' and text is null"
         ).fetchone()[0]
         media = conn.execute(
-            f'select attachments from "{slug}_raw".radist_messages where jsonb_array_length(attachments) > 0 limit 1'
+            f'select attachments from "{slug}_raw".radist_messages '
+            "where jsonb_array_length(attachments) > 0 limit 1"
         ).fetchone()
     for chat in sc.chats:
         assert chats[chat.chat_id][1] == chat.e164
