@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -25,17 +25,18 @@ GROUPS: list[str] = [
     "settings",
     "audit",
     "secrets",
+    "sandbox",
 ]
 
 
 class SynkroGroup(TyperGroup):
     """Turns any exception from a command into one line and an exit code (unless --debug)."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own usage errors (exit 2), aborts and exits
         except Exception as exc:
             if state.debug:
                 raise
@@ -58,7 +59,7 @@ app = typer.Typer(
 def root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs."),
 ) -> None:
-    state.debug = debug or state.debug
+    state.debug = debug or bool(os.environ.get("SYNKRO_DEBUG"))
     logging.basicConfig(level=logging.DEBUG if state.debug else logging.WARNING)
 
 
