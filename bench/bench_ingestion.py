@@ -159,13 +159,19 @@ def phase_unlimited(info: dict, url: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(info, fh)
     out = subprocess.run(
-        [sys.executable, __file__, "--child", fh.name, url], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child", fh.name, url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", default="large", choices=["small", "medium", "large"])
     parser.add_argument("--compare", default="medium", help="also measure memory on this size ('' to skip)")
     parser.add_argument("--rps", type=float, default=7.0)
