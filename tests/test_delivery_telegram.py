@@ -192,3 +192,27 @@ def test_check_telegram_validates_without_posting(emu: Emulators) -> None:
     assert not bad and "token is invalid" in message and "wrong-token" not in message
     target = _target(emu, SUPERGROUP)
     assert "sandbox-bot-token" not in repr(target)
+
+
+class _NoStore:
+    def save_chat_id(self, chat_id: int | str) -> None:
+        raise AssertionError("no migration expected")
+
+
+def test_html_the_server_cannot_parse_is_resent_as_plain_text(emu: Emulators) -> None:
+    import asyncio
+
+    from synkro.delivery.telegram import Sender, send_html_or_plain
+
+    async def go() -> tuple[object, bool]:
+        target = _target(emu, SUPERGROUP)
+        async with target.bot() as bot:
+            return await send_html_or_plain(
+                bot, Sender(target, _NoStore(), asyncio.sleep), "<b>итого: 5 < 7</b>"
+            )
+
+    httpx.delete(f"{emu.control}/telegram/messages")
+    _, fell_back = asyncio.run(go())
+    sent = _messages(emu, SUPERGROUP)
+    assert fell_back and len(sent) == 1
+    assert sent[0]["parse_mode"] is None and sent[0]["text"] == "итого: 5 < 7"

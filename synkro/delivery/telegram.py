@@ -77,7 +77,7 @@ class DeliveryResult:
     error: str | None = None
 
 
-class _Sender:
+class Sender:
     """Runs one Telegram call with RetryAfter / ChatMigrated / network retry handling."""
 
     def __init__(
@@ -126,6 +126,22 @@ def _dead_destination(exc: Exception) -> str | None:
     return None
 
 
+async def send_html_or_plain(bot: Bot, sender: Sender, text: str) -> tuple[Any, bool]:
+    """Send HTML; if Telegram cannot parse it, send the same content as plain text (once)."""
+    try:
+        msg = await sender.call(
+            lambda chat: bot.send_message(
+                chat, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
+            )
+        )
+        return msg, False
+    except BadRequest as exc:
+        if not _is_parse_error(exc):
+            raise
+    plain = to_plain_text(text)
+    return await sender.call(lambda chat: bot.send_message(chat, plain)), True
+
+
 async def deliver_report_async(
     report: Report,
     target: TelegramTarget,
@@ -144,7 +160,7 @@ async def deliver_report_async(
         delivery = {"history": history}
     delivery.setdefault("message_ids", [])
     done: dict[str, int] = dict(delivery.get("parts", {}))
-    sender = _Sender(target, store, sleep)
+    sender = Sender(target, store, sleep)
     result = DeliveryResult("sent", chat_id=target.chat_id)
 
     def record(part: str, message_id: int) -> None:
@@ -160,18 +176,8 @@ async def deliver_report_async(
                 part = f"text:{i}"
                 if part in done:
                     continue
-                try:
-                    msg = await sender.call(
-                        lambda chat, text=text: bot.send_message(
-                            chat, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
-                        )
-                    )
-                except BadRequest as exc:
-                    if not _is_parse_error(exc):
-                        raise
-                    result.plain_text_fallbacks += 1
-                    plain = to_plain_text(text)
-                    msg = await sender.call(lambda chat, plain=plain: bot.send_message(chat, plain))
+                msg, fell_back = await send_html_or_plain(bot, sender, text)
+                result.plain_text_fallbacks += fell_back
                 record(part, msg.message_id)
             png = manager_chart_png(report) if report.kind == "full" else None
             if png and "chart" not in done:

@@ -170,10 +170,15 @@ def telegram_messages(report: Report) -> list[str]:
     return split_messages(paragraphs(report))
 
 
+_TAG_RE = re.compile(
+    r"</?(?:b|strong|i|em|u|ins|s|strike|del|a|code|pre|blockquote|tg-spoiler|tg-emoji|span)(?:\s[^<>]*)?>"
+)
+
+
 def to_plain_text(html_text: str) -> str:
     """Fallback when Telegram refuses the HTML: tags removed, entities decoded."""
     text = re.sub(r'<a href="([^"]*)">([^<]*)</a>', r"\2 (\1)", html_text)
-    return html.unescape(re.sub(r"<[^>]+>", "", text))
+    return html.unescape(_TAG_RE.sub("", text))
 
 
 def html_document(report: Report) -> str:
