@@ -7,14 +7,21 @@ with no new data, load more acme data (and analysis results) and build again.
 
 from __future__ import annotations
 
+import json
+import threading
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
-from synkro.modeling.dbt import DbtRun, dbt_vars, run_dbt
+from synkro.analysis.run import ensure_analysis_table
+from synkro.modeling.dbt import DbtRun, dbt_vars, run_dbt, write_profile
+from synkro.modeling.docs import build_docs, docs_server
 from tests.dbt_raw_fixtures import create_raw_schema, insert_rows
 
 ACME = "acme"  # Europe/Berlin, day ends 22:01 (DST ends 2026-10-25 01:00 UTC)
@@ -346,26 +353,20 @@ def load_acme_increment(conn: psycopg.Connection) -> None:
         ],
         LOAD_3,
     )
-    conn.execute(
-        """
-        create schema if not exists acme_analysis;
-        create table acme_analysis.dialog_analyses (
-            tenant_slug text, dialog_id bigint, window_start timestamptz, window_end timestamptz,
-            overall_score integer, risk_flags jsonb, status text, analyzed_at timestamptz
-        )
-        """
-    )
+    ensure_analysis_table(conn, ACME)  # the analysis step's own DDL
     day_1027 = (utc("2026-10-26 21:01"), utc("2026-10-27 21:01"))
     day_1023 = (utc("2026-10-22 20:01"), utc("2026-10-23 20:01"))
     rows = [
-        ("acme", 701, *day_1027, 80, "[]", "ok", utc("2026-10-28 00:00")),
-        ("acme", 703, *day_1023, 10, '["rude"]', "ok", utc("2026-10-24 00:00")),
-        ("acme", 703, *day_1023, 40, '["no_reply"]', "ok", utc("2026-10-25 00:00")),  # newer, wins
-        ("acme", 704, *day_1023, 99, "[]", "failed", utc("2026-10-25 00:00")),  # not ok, ignored
+        ("acme", "701", *day_1027, 80, "[]", "ok", utc("2026-10-28 00:00")),
+        ("acme", "703", *day_1023, 40, '["customer_waiting"]', "ok", utc("2026-10-25 00:00")),
+        ("acme", "704", *day_1023, None, "[]", "failed", utc("2026-10-25 00:00")),  # not ok, ignored
+        ("acme", "706", *day_1027, 70, "[]", "skipped", utc("2026-10-28 00:00")),  # not ok, ignored
     ]
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into acme_analysis.dialog_analyses values (%s,%s,%s,%s,%s,%s::jsonb,%s,%s)", rows
+            "insert into acme_analysis.dialog_analyses (tenant_slug, dialog_id, window_start, window_end,"
+            " overall_score, risk_flags, status, analyzed_at) values (%s,%s,%s,%s,%s,%s::jsonb,%s,%s)",
+            rows,
         )
 
 
@@ -405,21 +406,30 @@ def snapshot(conn: psycopg.Connection, slug: str) -> dict[str, list[tuple]]:
 
 @pytest.fixture(scope="module")
 def built(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run the four dbt invocations once and keep what each test needs to look at."""
+    """Run the dbt invocations once and keep what each test needs to look at.
+
+    Independent invocations run two at a time (different tenants, different target dirs), which
+    itself exercises tenant isolation: both tenants build into the same database concurrently.
+    """
     tmp = tmp_path_factory.mktemp("dbt")
-    state: dict[str, Any] = {"url": database_url}
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    state: dict[str, Any] = {"url": database_url, "site": tmp / "docs-site"}
+    acme = {"timezone": "Europe/Berlin", "day_boundary": "22:01"}
+    globex = {"timezone": "America/New_York", "day_boundary": "06:00", "phone_region": "US"}
+    with psycopg.connect(database_url, autocommit=True) as conn, ThreadPoolExecutor(2) as pool:
         load_acme(conn)
         load_globex(conn)
-        state["first"] = build(database_url, ACME, tmp, timezone="Europe/Berlin", day_boundary="22:01")
-        state["acme_first"] = snapshot(conn, ACME)
-        build(database_url, GLOBEX, tmp, timezone="America/New_York", day_boundary="06:00", phone_region="US")
-        state["acme_after_globex"] = snapshot(conn, ACME)
-        build(database_url, ACME, tmp, timezone="Europe/Berlin", day_boundary="22:01")
+        first = pool.submit(build, database_url, ACME, tmp, **acme)
+        other = pool.submit(build, database_url, GLOBEX, tmp, **globex)
+        state["first"], state["globex"] = first.result(), other.result()
+        state["acme_first"], state["globex_first"] = snapshot(conn, ACME), snapshot(conn, GLOBEX)
+        rerun = pool.submit(build, database_url, ACME, tmp, **acme)
+        docs = pool.submit(build_docs, database_url, GLOBEX, globex, site_dir=state["site"])
+        rerun.result()
+        state["docs"] = docs.result()
         state["acme_rerun"] = snapshot(conn, ACME)
         load_acme_increment(conn)
-        state["last"] = build(database_url, ACME, tmp, timezone="Europe/Berlin", day_boundary="22:01")
-        state["acme_incremented"] = snapshot(conn, ACME)
+        state["last"] = build(database_url, ACME, tmp, **acme)
+        state["acme_incremented"], state["globex_last"] = snapshot(conn, ACME), snapshot(conn, GLOBEX)
     return state
 
 
@@ -540,8 +550,11 @@ def test_business_days_in_new_york_with_morning_boundary(conn: psycopg.Connectio
     assert (d[801]["match_status"], d[801]["lead_id"], d[801]["manager_name"]) == ("matched", 911, "Grace")
 
 
-def test_tenants_do_not_touch_each_other(built: dict[str, Any]) -> None:
-    assert built["acme_after_globex"] == built["acme_first"]
+def test_tenants_do_not_touch_each_other(built: dict[str, Any], conn: psycopg.Connection) -> None:
+    assert set(dialogs(conn, GLOBEX)) == {801}
+    assert set(dialogs(conn, ACME)) == {701, 702, 703, 704, 705, 706}
+    # acme's re-run and incremental run left globex exactly as its own build made it
+    assert built["globex_last"] == built["globex_first"]
 
 
 def test_rerun_without_new_data_changes_no_rows(built: dict[str, Any]) -> None:
@@ -580,9 +593,74 @@ def test_manager_days_with_analysis_scores(conn: psycopg.Connection) -> None:
         )
         for r in rows(conn, "select * from acme_marts.mart_manager_days")
     }
-    assert got[("Anna", date(2026, 10, 23))] == (1, 2, 1, 40.0, 1)  # 703: newest ok analysis wins
+    assert got[("Anna", date(2026, 10, 23))] == (1, 2, 1, 40.0, 1)  # 703 scored and flagged
     assert got[("Boris", date(2026, 10, 27))] == (1, 1, 1, 80.0, 0)
     assert got[("Unassigned", date(2026, 10, 23))] == (1, 2, 1, None, 0)  # 704's failed analysis ignored
     assert got[("Boris", date(2026, 10, 20))][3] is None
     msg = rows(conn, "select attachments from acme_marts.fct_dialog_messages where message_id = '701-4'")[0]
     assert msg["attachments"][0]["mime"] == "application/pdf"
+
+
+def test_every_mart_and_column_is_described(built: dict[str, Any]) -> None:
+    manifest = json.loads((built["first"].target_path / "manifest.json").read_text())
+    marts = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["fqn"][1] in ("marts", "reporting")
+    ]
+    assert {n["name"] for n in marts} >= {
+        "fct_dialogs",
+        "fct_dialog_messages",
+        "fct_dialog_days",
+        "dim_leads",
+        "dim_contacts",
+        "dim_managers",
+        "mart_manager_days",
+    }
+    undocumented = [n["name"] for n in marts if not n["description"].strip()]
+    undocumented += [
+        f"{n['name']}.{c}" for n in marts for c, col in n["columns"].items() if not col["description"]
+    ]
+    assert undocumented == []
+    assert all(n["config"]["contract"]["enforced"] for n in marts)
+
+
+def test_docs_site_is_built_and_served(built: dict[str, Any]) -> None:
+    site: Path = built["docs"]
+    catalog = json.loads((site / "catalog.json").read_text())
+    assert "model.synkro.fct_dialogs" in catalog["nodes"]
+    assert "median_response_seconds" in catalog["nodes"]["model.synkro.fct_dialogs"]["columns"]
+    server = docs_server(port=0, directory=site)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as response:
+            assert response.status == 200 and b"dbt" in response.read()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_profile_keeps_the_password_out_of_the_file(tmp_path: Path) -> None:
+    path = write_profile(tmp_path, "postgresql://loader:s3cr%40t-pw@db.example.com:6543/wh?sslmode=require")
+    text = path.read_text()
+    assert "s3cr" not in text and "SYNKRO_DBT_PASSWORD" in text
+    output = yaml.safe_load(text)["synkro"]["outputs"]["synkro"]
+    assert (output["host"], output["port"], output["user"], output["dbname"], output["sslmode"]) == (
+        "db.example.com",
+        6543,
+        "loader",
+        "wh",
+        "require",
+    )
+
+
+def test_dbt_vars_defaults_and_tenant_settings() -> None:
+    assert dbt_vars("acme") == {
+        "tenant": "acme",
+        "timezone": "Europe/Moscow",
+        "day_boundary": "22:01",
+        "phone_region": "RU",
+    }
+    assert dbt_vars("acme", {"timezone": "Asia/Almaty", "phone_region": "kz"})["phone_region"] == "KZ"

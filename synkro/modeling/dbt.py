@@ -103,6 +103,7 @@ class DbtRun:
     """What a dbt invocation did: exit code, captured output and per-node results."""
 
     args: list[str]
+    target_path: Path
     returncode: int
     stdout: str
     stderr: str
@@ -176,5 +177,10 @@ def run_dbt(
                 )
             )
     return DbtRun(
-        args=list(args), returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr, results=results
+        args=list(args),
+        target_path=target,
+        returncode=proc.returncode,
+        stdout=proc.stdout,
+        stderr=proc.stderr,
+        results=results,
     )

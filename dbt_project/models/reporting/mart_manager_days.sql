@@ -14,7 +14,7 @@ with days as (
 
 analyses_raw as (
     {{ relation_or_empty(source('analysis', 'dialog_analyses'), [
-        ('tenant_slug', 'text'), ('dialog_id', 'bigint'), ('window_start', 'timestamptz'),
+        ('tenant_slug', 'text'), ('dialog_id', 'text'), ('window_start', 'timestamptz'),
         ('window_end', 'timestamptz'), ('overall_score', 'integer'), ('risk_flags', 'jsonb'),
         ('status', 'text'), ('analyzed_at', 'timestamptz'),
     ], with_load_id=false) }}
@@ -36,7 +36,7 @@ scored_days as (
         bool_or(jsonb_typeof(a.risk_flags) = 'array' and jsonb_array_length(a.risk_flags) > 0) as flagged
     from days
     inner join analyses as a
-        on a.dialog_id = days.dialog_id
+        on a.dialog_id = days.dialog_id::text
        and a.window_start < days.day_end_at
        and a.window_end > days.day_start_at
     group by days.dialog_id, days.business_date
