@@ -1,0 +1,1 @@
+"""Report delivery to the tenant (Telegram)."""
