@@ -20,6 +20,7 @@ import hmac
 import json
 import secrets
 import time
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -422,12 +423,40 @@ class _FragmentCache:
         return part
 
 
+class _PageCache:
+    """Whole rendered pages per (scenario version, filter add-on, base URL, query), LRU-bounded.
+
+    Clients re-walk the same pages on every sync (and the benchmark walks them in a loop), so a
+    repeated page costs a dict lookup; a change to the scenario changes the version and misses.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self.pages: OrderedDict[tuple[Any, ...], bytes | None] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bool, bytes | None]:
+        if key in self.pages:
+            self.pages.move_to_end(key)
+            return True, self.pages[key]
+        return False, None
+
+    def put(self, key: tuple[Any, ...], body: bytes | None) -> None:
+        self.pages[key] = body
+        if len(self.pages) > self.capacity:
+            self.pages.popitem(last=False)
+
+
+def _cached(body: bytes | None) -> Response:
+    return no_content() if body is None else hal(body)
+
+
 # ---- app ----------------------------------------------------------------------------------
 
 
 def build_app(state: SandboxState) -> Starlette:
     lead_index, contact_index = _Index(), _Index()
     lead_parts, contact_parts = _FragmentCache(), _FragmentCache()
+    pages = _PageCache()
     contact_leads_cache: dict[str, Any] = {"version": -1, "map": {}}
     account_id = state.credentials.amocrm_account_id
 
@@ -556,6 +585,22 @@ def build_app(state: SandboxState) -> Starlette:
     async def leads(request: Request) -> Response:
         if (denied := await guard(request)) is not None:
             return denied
+        cache_key = (
+            "leads",
+            state.scenario.version,
+            state.faults["amocrm"].filter_enabled,
+            _base(request),
+            request.url.query,
+        )
+        hit, cached = pages.get(cache_key)
+        if hit:
+            return _cached(cached)
+        response = await _leads_page(request)
+        if response.status_code in (200, 204):
+            pages.put(cache_key, response.body if response.status_code == 200 else None)
+        return response
+
+    async def _leads_page(request: Request) -> Response:
         q = _Query(request)
         if q.error:
             return problem(400, "Bad Request", q.error)
@@ -607,6 +652,22 @@ def build_app(state: SandboxState) -> Starlette:
     async def contacts(request: Request) -> Response:
         if (denied := await guard(request)) is not None:
             return denied
+        cache_key = (
+            "contacts",
+            state.scenario.version,
+            state.faults["amocrm"].filter_enabled,
+            _base(request),
+            request.url.query,
+        )
+        hit, cached = pages.get(cache_key)
+        if hit:
+            return _cached(cached)
+        response = await _contacts_page(request)
+        if response.status_code in (200, 204):
+            pages.put(cache_key, response.body if response.status_code == 200 else None)
+        return response
+
+    async def _contacts_page(request: Request) -> Response:
         q = _Query(request)
         if q.error:
             return problem(400, "Bad Request", q.error)
