@@ -200,3 +200,25 @@ def test_unpaid_or_blocked_account_stops_with_clear_error(
     assert info.value.status == status
     assert amo_sandbox.state.amo_long_lived_token not in str(info.value)
     assert client.stats.requests == 1  # fatal: never retried
+
+
+def test_bulk_edit_in_one_second_is_drained_without_skips(database_url: str, slug: str) -> None:
+    """A robot stamps more rows than one page with the same second: keyset paging drains it by id."""
+    with SandboxServer(seed=12, scenario="medium") as sb:
+        sb.state.set_faults("amocrm", rate_limit_rps=None)  # the limit is covered elsewhere; keep this fast
+        limiter = RateLimiter(None)
+        load(sb, slug, database_url, limiter)
+        sc = sb.state.scenario
+        stamp = max(lead.updated_at for lead in sc.leads) + 120
+        bulk = list(range(0, 1200, 2))  # 600 leads in one second, then a few a second later
+        for i in bulk:
+            sc.leads[i] = sc.leads[i]._replace(updated_at=stamp, price=sc.leads[i].price + 1)
+        for i in (1, 3, 5):
+            sc.leads[i] = sc.leads[i]._replace(updated_at=stamp + 1, price=sc.leads[i].price + 1)
+        sc.reindex()
+        counts = load(sb, slug, database_url, limiter)
+        assert counts["amocrm_leads"] == len(bulk) + 3
+        with psycopg.connect(database_url) as conn:
+            prices = dict(conn.execute(f'select id, price from "{slug}_raw".amocrm_leads').fetchall())
+        assert prices == {lead.id: lead.price for lead in sc.leads}
+        assert table_counts(database_url, slug) == truth_counts(sb)
