@@ -27,6 +27,7 @@ from dlt_sources.amocrm import rows
 from dlt_sources.amocrm.destination import live_ids, loaded_rows
 from dlt_sources.amocrm.sync import IncrementalReader, probe_updated_at_filter
 from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMClient, AmoCRMHTTPError
+from synkro.clients.prefetch import prefetch
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ def amocrm_source(
             overlap_seconds=overlap_seconds,
         )
         had_rows = state.get("watermark") is not None
-        yield from reader.pages()
+        # Fetch ahead while dlt processes the current page, so the rate limit is the only brake.
+        yield from prefetch(reader.pages())
         if not detect_deletions:
             return
         source_state = dlt.current.source_state()
