@@ -67,6 +67,15 @@ for _group in GROUPS:
     _module = importlib.import_module(f"synkro.cli.{_group}")
     app.add_typer(_module.app, name=_group)
 
+# Top-level commands (`synkro run SLUG`, `synkro check SLUG KIND`, …): each module has register(app).
+COMMAND_MODULES: list[str] = [
+    "pipeline",
+    "devtools",
+]
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"synkro.cli.{_name}").register(app)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,201 @@
+"""`synkro prepare | dev | docs | demo`: build artefacts, the Dagster UI, dbt docs, the demo story."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from synkro.cli.common import console, controlplane
+from synkro.paths import REPO_ROOT
+
+
+def prepare() -> None:
+    """Build the dbt manifest the Dagster code location loads (`dbt parse`; no database needed)."""
+    from synkro.modeling.manifest import build_manifest
+
+    console.print(f"dbt manifest ready: {build_manifest()}")
+
+
+def _start_sandbox(port: int, scenario: str):
+    from synkro.sandbox.server import SandboxServer
+
+    return SandboxServer(seed=42, scenario=scenario, port=port).start()
+
+
+def _reconnect_demo(sandbox) -> None:
+    """A fresh sandbox forgets issued tokens: give the demo tenant a new pair from a new code."""
+    from synkro.clients.amocrm_oauth import OAuthApp, exchange_code
+    from synkro.controlplane import NotFoundError
+    from synkro.demo import DEMO_SLUG, REDIRECT_URI
+
+    cp = controlplane()
+    try:
+        cp.tenants.get(DEMO_SLUG)
+    except NotFoundError:
+        return
+    amo = sandbox.info()["amocrm"]
+    app = OAuthApp(amo["base_url"], amo["client_id"], amo["client_secret"], REDIRECT_URI)
+    pair = exchange_code(app, amo["auth_code"])
+    record = cp.configs.get_record(DEMO_SLUG, "amocrm")
+    cp.configs.update_config_fields(
+        DEMO_SLUG,
+        "amocrm",
+        {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_at": pair.expires_at.isoformat() if pair.expires_at else None,
+        },
+        record.version,
+    )
+
+
+def dev(
+    port: int = typer.Option(3000, help="Dagster UI port."),
+    sandbox: bool = typer.Option(
+        True, "--sandbox/--no-sandbox", help="Also serve the sandbox for the demo tenant."
+    ),
+) -> None:
+    """Open the Dagster UI (webserver + daemon) on this checkout's instance."""
+    from synkro.db import database_url, masked_url
+    from synkro.demo import DEMO_PORT
+    from synkro.orchestration import runtime_env
+
+    console.print(f"database: {masked_url(database_url())}")
+    controlplane()
+    server = None
+    if sandbox:
+        server = _start_sandbox(DEMO_PORT, "small")
+        _reconnect_demo(server)
+        console.print(f"sandbox: {server.urls.root}")
+    env = runtime_env()
+    console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def docs(
+    port: int = typer.Option(8080, help="Port for the docs site."),
+    tenant: str | None = typer.Option(None, help="Tenant whose warehouse the catalog describes."),
+    build_only: bool = typer.Option(False, "--build-only", help="Generate the site and exit."),
+) -> None:
+    """Build the dbt docs (models, columns, lineage) and serve them locally."""
+    from synkro.modeling.docs import build_docs, serve_docs
+    from synkro.tenant_context import TenantContext
+
+    cp = controlplane()
+    slugs = [t.slug for t in cp.tenants.list()]
+    slug = tenant or (slugs[0] if slugs else None)
+    if slug is None:
+        site = build_docs(cp.url, "__none__")
+    else:
+        tctx = TenantContext.load(slug, cp)
+        site = build_docs(tctx.warehouse_url(), slug, tctx.step_settings())
+    console.print(f"dbt docs built in {site}")
+    if build_only:
+        return
+    console.print(f"serving on http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    serve_docs(port, directory=site)
+
+
+def demo(
+    scenario: str = typer.Option("small", help="Sandbox scenario size: small, medium or large."),
+    port: int = typer.Option(0, help="Sandbox port (0 = 8765 if free, else any free port)."),
+) -> None:
+    """The whole product on the embedded Postgres and the local sandbox, end to end."""
+    from synkro.cli.pipeline import follow, start_run
+    from synkro.db import database_url, masked_url, uses_embedded
+    from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, html_to_terminal, telegram_messages
+    from synkro.sandbox.server import free_port
+    from synkro.windows import last_closed_business_day
+
+    console.rule("1. Postgres")
+    url = database_url()
+    console.print(("embedded server " if uses_embedded() else "DATABASE_URL ") + masked_url(url))
+    cp = controlplane()
+    console.print("control plane migrated (schema synkro)")
+
+    console.rule("2. Sandbox: amoCRM, Radist, Gemini and Telegram emulators")
+    chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else free_port())
+    sandbox = _start_sandbox(chosen, scenario)
+    try:
+        info = sandbox.info()
+        for service in ("amocrm", "radist", "gemini", "telegram"):
+            console.print(f"{service:<9} {info[service]['base_url']}")
+
+        console.rule(f"3. Tenant '{DEMO_SLUG}' with sandbox credentials")
+        configure_tenant(cp, info)
+        for record in (
+            cp.configs.get_record(DEMO_SLUG, k) for k in ("amocrm", "radist", "gemini", "telegram")
+        ):
+            console.print(f"{record.kind:<9} configured ({', '.join(sorted(record.config.public_dict()))})")
+        console.print("amoCRM connected by exchanging an authorization code; tokens stored encrypted")
+
+        console.rule("4. Forced report through Dagster")
+        tenant = cp.tenants.get(DEMO_SLUG)
+        window = last_closed_business_day(datetime.now(UTC), tenant.timezone, "22:01")
+        console.print(
+            f"window: {window.start.astimezone(tenant.zone):%d.%m %H:%M} → "
+            f"{window.end.astimezone(tenant.zone):%d.%m %H:%M} {tenant.timezone}"
+        )
+        code = follow(start_run(DEMO_SLUG, "forced_report", window=window))
+        if code != 0:
+            raise typer.Exit(code)
+
+        console.rule("5. The report as Telegram received it")
+        for message in telegram_messages(sandbox.urls.control):
+            kind = message.get("type", "text")
+            if kind == "text":
+                console.print(html_to_terminal(message.get("text") or ""), markup=False, highlight=False)
+                console.print()
+            else:
+                name = message.get("file_name") or message.get("document", {}).get("file_name") or ""
+                console.print(f"[{kind}] {name} {message.get('caption') or ''}".strip(), markup=False)
+    finally:
+        sandbox.stop()
+
+    console.rule("Next")
+    console.print("Dagster UI (asset graph, runs, force a report): make dev   → http://127.0.0.1:3000")
+    console.print("dbt docs (every mart and column):               make docs  → http://127.0.0.1:8080")
+    console.print(f"Run history without the UI:                     .venv/bin/synkro runs {DEMO_SLUG}")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def register(app: typer.Typer) -> None:
+    for command in (prepare, dev, docs, demo):
+        app.command()(command)

@@ -1,0 +1,70 @@
+"""Gemini scores every dialog with activity in the report window (`<slug>_analysis.dialog_analyses`).
+
+When Gemini is not configured or refuses (invalid key, billing, quota), the step records why and
+ends without raising: the report must still go out with the hard metrics and a plain note.
+"""
+
+import dagster as dg
+
+from synkro.analysis.run import AnalysisStopped, analyze_window
+from synkro.db import connect
+from synkro_dagster.mirror import RunMirror
+from synkro_dagster.partitions import tenant_partitions
+from synkro_dagster.resources import SynkroResource
+from synkro_dagster.window import run_window
+
+
+@dg.asset(
+    key=dg.AssetKey(["dialog_analyses"]),
+    partitions_def=tenant_partitions,
+    deps=[dg.AssetKey(["marts", "fct_dialogs"]), dg.AssetKey(["marts", "fct_dialog_messages"])],
+    group_name="analysis",
+    pool="gemini",
+    kinds={"python", "postgres"},
+)
+def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -> dg.MaterializeResult:
+    """One structured Gemini verdict per dialog of the window, skipping unchanged dialogs."""
+    tctx = synkro.tenant(context.partition_key)
+    mirror = RunMirror.attach(context, tctx)
+    mirror.start("analysis")
+    window = run_window(context, tctx)
+    gemini = tctx.config("gemini")
+    if gemini is None:
+        note = "Gemini is not configured for this tenant; dialogs were not scored"
+        mirror.done("analysis", note, level="warning")
+        mirror.record_step("analysis", note)
+        return dg.MaterializeResult(metadata={"status": "not configured"})
+    try:
+        with connect(tctx.warehouse_url()) as conn:
+            summary = analyze_window(conn, tctx.slug, window.start, window.end, tctx.step_settings(), gemini)
+    except AnalysisStopped as exc:
+        tctx.cp.configs.set_config_status(tctx.slug, "gemini", "error", error=str(exc))
+        context.log.error(f"analysis stopped: {exc}")
+        mirror.failed("analysis", str(exc))
+        summary = exc.summary
+        return dg.MaterializeResult(metadata={"status": "stopped", "reason": str(exc), **_figures(summary)})
+    except Exception as exc:
+        mirror.failed("analysis", exc)
+        raise
+    message = (
+        f"analysis: {summary.analyzed} scored, {summary.unchanged} unchanged, {summary.failed} failed, "
+        f"{len(summary.left_out)} left out by the budget"
+    )
+    mirror.done("analysis", message, _figures(summary))
+    return dg.MaterializeResult(metadata={"status": "ok", **_figures(summary)})
+
+
+def _figures(summary) -> dict:
+    return {
+        "dialogs_in_window": summary.dialogs_in_window,
+        "analyzed": summary.analyzed,
+        "unchanged": summary.unchanged,
+        "failed": summary.failed,
+        "left_out": len(summary.left_out),
+        "gemini_calls": summary.gemini_calls,
+        "input_tokens": summary.input_tokens,
+        "output_tokens": summary.output_tokens,
+        "thinking_tokens": summary.thinking_tokens,
+        "cost_usd": round(summary.cost_usd, 6),
+        "model": summary.model,
+    }

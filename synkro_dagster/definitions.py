@@ -1,0 +1,32 @@
+"""The Synkro code location (loaded by workspace.yaml): assets, jobs, sensors and resources."""
+
+import os
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from synkro_dagster.assets.analysis import dialog_analyses
+from synkro_dagster.assets.ingestion import amocrm_raw, radist_raw
+from synkro_dagster.assets.modeling import dbt_core, dbt_reporting
+from synkro_dagster.assets.reporting import daily_report, telegram_delivery
+from synkro_dagster.jobs import ALL_JOBS
+from synkro_dagster.resources import SynkroResource
+from synkro_dagster.sensors import ALL_SENSORS
+
+defs = dg.Definitions(
+    assets=[
+        amocrm_raw,
+        radist_raw,
+        dbt_core,
+        dialog_analyses,
+        dbt_reporting,
+        daily_report,
+        telegram_delivery,
+    ],
+    jobs=ALL_JOBS,
+    sensors=ALL_SENSORS,
+    resources={"dlt": DagsterDltResource(), "synkro": SynkroResource()},
+)

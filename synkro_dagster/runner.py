@@ -1,0 +1,96 @@
+"""Execute one Synkro job for one tenant in this process: `python -m synkro_dagster.runner …`.
+
+Started by `synkro load|transform|run` (synkro/orchestration.py). The run goes into the local
+Dagster instance (DAGSTER_HOME) with the tenant partition and Synkro's tags, so it appears in the
+Dagster UI; its outcome is written back to the job_runs row the CLI created.
+"""
+
+import argparse
+import signal
+import sys
+
+import dagster as dg
+
+from synkro.controlplane import open_controlplane
+from synkro_dagster import tags
+from synkro_dagster.partitions import TENANT_PARTITIONS_NAME
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="synkro_dagster.runner")
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--job-run-id", type=int, required=True)
+    parser.add_argument("--trigger", default="manual")
+    parser.add_argument("--window-start")
+    parser.add_argument("--window-end")
+    parser.add_argument("--window-label")
+    parser.add_argument("--resend", action="store_true")
+    parser.add_argument("--full", action="store_true")
+    return parser.parse_args(argv)
+
+
+def run_tags(args: argparse.Namespace) -> dict[str, str]:
+    values = {
+        tags.TENANT: args.tenant,
+        tags.CONCURRENCY: args.tenant,
+        tags.TRIGGER: args.trigger,
+        tags.JOB_RUN_ID: str(args.job_run_id),
+    }
+    if args.window_start and args.window_end:
+        values[tags.WINDOW_START] = args.window_start
+        values[tags.WINDOW_END] = args.window_end
+        values[tags.WINDOW_LABEL] = args.window_label or "forced"
+    if args.resend:
+        values[tags.RESEND] = "true"
+    if args.full:
+        values[tags.FULL_LOAD] = "true"
+    return values
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt("stopped by synkro stop")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    cp = open_controlplane()
+    jobs = cp.jobs
+    jobs.update_run(args.job_run_id, status="running")
+    try:
+        from synkro_dagster.definitions import defs
+
+        instance = dg.DagsterInstance.get()
+        if not instance.has_dynamic_partition(TENANT_PARTITIONS_NAME, args.tenant):
+            instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [args.tenant])
+        job = defs.resolve_job_def(args.job)
+        result = job.execute_in_process(
+            partition_key=args.tenant, instance=instance, tags=run_tags(args), raise_on_error=False
+        )
+    except KeyboardInterrupt:
+        jobs.add_event(args.job_run_id, "run stopped", level="warning")
+        jobs.finish_run(args.job_run_id, "cancelled", error="stopped by operator")
+        return 130
+    except Exception as exc:
+        jobs.add_event(args.job_run_id, f"run could not start: {type(exc).__name__}: {exc}", level="error")
+        jobs.finish_run(args.job_run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        return 1
+    jobs.update_run(args.job_run_id, dagster_run_id=result.run_id)
+    if result.success:
+        jobs.finish_run(args.job_run_id, "succeeded")
+        return 0
+    failures = [
+        event.message or event.step_key or "step failed"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    ]
+    current = jobs.get_run(args.job_run_id)
+    jobs.finish_run(
+        args.job_run_id, "failed", error=current.error or (failures[0] if failures else "run failed")
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Run tags Synkro sets and reads. Tags carry the window and trigger — never a secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+TENANT = "synkro/tenant"
+TRIGGER = "synkro/trigger"
+WINDOW_START = "synkro/window_start"
+WINDOW_END = "synkro/window_end"
+WINDOW_LABEL = "synkro/window_label"
+RESEND = "synkro/resend"
+FULL_LOAD = "synkro/full"
+JOB_RUN_ID = "synkro/job_run_id"
+# Dagster's run queue limits runs per value of this tag to one (infra/dagster.yaml, .synkro/dagster).
+CONCURRENCY = "synkro/tenant_lock"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
