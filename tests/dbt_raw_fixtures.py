@@ -107,3 +107,22 @@ def insert_rows(
     for row in rows:
         values = [json.dumps(v) if isinstance(v, list) else v for v in row]
         conn.execute(sql, [*values, load_id, uuid.uuid4().hex[:14]])
+
+
+def copy_rows(conn: psycopg.Connection, slug: str, table: str, rows: Iterable[dict], load_id: str) -> int:
+    """COPY loader-shaped row dicts into a raw table, as one dlt load.
+
+    Rows flagged `_tombstone` (the loaders' hard-delete marker) are skipped, as dlt never lands them.
+    Returns the number of rows written.
+    """
+    names = [name for name, _ in RAW_TABLES[table]]
+    columns = ", ".join(f'"{name}"' for name in [*names, "_dlt_load_id", "_dlt_id"])
+    written = 0
+    with conn.cursor() as cur, cur.copy(f'copy "{slug}_raw"."{table}" ({columns}) from stdin') as copy:
+        for row in rows:
+            if row.get("_tombstone"):
+                continue
+            values = [json.dumps(v) if isinstance(v, list | dict) else v for v in (row.get(n) for n in names)]
+            copy.write_row([*values, load_id, uuid.uuid4().hex[:14]])
+            written += 1
+    return written

@@ -499,7 +499,7 @@ def test_match_rules(conn: psycopg.Connection) -> None:
     got = {k: (v["match_status"], v["contact_id"], v["lead_id"], v["manager_name"]) for k, v in d.items()}
     assert got == {
         701: ("matched", 501, 602, "Boris"),  # newest open lead; deleted 608 and won 603 ignored
-        702: ("matched", 502, 605, "Boris"),  # no open lead: the latest closed one
+        702: ("matched", 502, 604, "Anna"),  # no open lead: the most recently updated closed one
         703: ("ambiguous", 504, 607, "Anna"),  # two contacts: the one with the newest open lead
         704: ("unmatched", None, None, None),  # the only contact with this phone is deleted
         705: ("unmatched", None, None, None),  # nobody carries the phone

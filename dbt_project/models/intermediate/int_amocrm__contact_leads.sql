@@ -1,12 +1,12 @@
 -- The one lead each contact's dialogs belong to: its most recently updated open lead, else its
--- latest closed lead (by closed_at, falling back to updated_at). A lead is closed when its stage is
--- won/lost (142/143 in every pipeline). `lead_rank_at` is the timestamp that decided the choice;
--- the dialog match reuses it to rank contacts that share a phone.
+-- latest closed lead ("latest" = most recently updated, like open ones: closed_at is often null or
+-- rewritten by robots, updated_at is always there). A lead is closed when its stage is won/lost
+-- (142/143 in every pipeline). Ties on the second go to the highest lead id. `lead_rank_at` is the
+-- timestamp that decided the choice; the dialog match reuses it to rank contacts sharing a phone.
 with leads as (
     select
         l.lead_id,
         l.updated_at,
-        l.closed_at,
         coalesce(s.status_type, case when l.status_id = 142 then 'won' when l.status_id = 143 then 'lost' else 'open' end)
             as status_type
     from {{ ref('stg_amocrm__leads') }} as l
@@ -19,10 +19,7 @@ candidates as (
         lc.contact_id,
         leads.lead_id,
         leads.status_type = 'open' as is_open,
-        case
-            when leads.status_type = 'open' then leads.updated_at
-            else coalesce(leads.closed_at, leads.updated_at)
-        end as lead_rank_at
+        leads.updated_at as lead_rank_at
     from {{ ref('stg_amocrm__lead_contacts') }} as lc
     inner join leads on leads.lead_id = lc.lead_id
 ),

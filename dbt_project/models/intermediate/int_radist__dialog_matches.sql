@@ -1,8 +1,9 @@
 -- Dialog ↔ contact ↔ lead match, on the E.164 phone. Rules:
 --   1. A chat matches the (not deleted) amoCRM contacts that carry its phone among their phones.
 --   2. One contact → `matched`. Several contacts → `ambiguous`, and the chat goes to the contact
---      whose preferred lead is open and most recently updated; if none of them has an open lead, to
---      the one with the latest closed lead; then the most recently updated contact; then the lowest id.
+--      with the most recently updated open lead; if none of them has an open lead, to the one with
+--      the most recently updated closed lead; contacts without leads come last; remaining ties go
+--      to the lowest contact id.
 --   3. A matched contact's dialog belongs to that contact's most recently updated open lead, else
 --      its latest closed lead (int_amocrm__contact_leads); a contact without leads gives lead NULL.
 --   4. A chat with no phone, or whose phone no contact carries, stays in the marts as `unmatched`.
@@ -20,7 +21,7 @@ chats as (
 ),
 
 contact_phones as (
-    select distinct p.contact_id, p.phone_e164, c.updated_at as contact_updated_at
+    select distinct p.contact_id, p.phone_e164
     from {{ ref('stg_amocrm__contact_phones') }} as p
     inner join {{ ref('stg_amocrm__contacts') }} as c on c.contact_id = p.contact_id
     where p.phone_e164 is not null
@@ -32,8 +33,7 @@ candidates as (
         cp.contact_id,
         cl.lead_id,
         cl.lead_is_open,
-        cl.lead_rank_at,
-        cp.contact_updated_at
+        cl.lead_rank_at
     from chats
     inner join contact_phones as cp on cp.phone_e164 = chats.phone_e164
     left join {{ ref('int_amocrm__contact_leads') }} as cl on cl.contact_id = cp.contact_id
@@ -48,7 +48,6 @@ ranked as (
             order by
                 lead_is_open desc nulls last,
                 lead_rank_at desc nulls last,
-                contact_updated_at desc nulls last,
                 contact_id
         ) as preference
     from candidates
