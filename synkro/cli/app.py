@@ -71,6 +71,7 @@ for _group in GROUPS:
 COMMAND_MODULES: list[str] = [
     "pipeline",
     "devtools",
+    "checks",
 ]
 
 for _name in COMMAND_MODULES:
