@@ -59,3 +59,22 @@ def stop_cmd() -> None:
 def url_cmd() -> None:
     """Print the database URL (any password masked)."""
     typer.echo(db.masked_url(db.database_url()))
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending control-plane migrations now and print the revision.
+
+    Commands migrate on first use anyway; this exists for deploys that want the schema change to
+    happen at a chosen moment (and fail there, visibly) rather than inside the first real command.
+    """
+    from synkro.controlplane.migrate import current_revision, migrate
+
+    url = db.database_url()
+    before = current_revision(url)
+    migrate(url, force=True)
+    after = current_revision(url)
+    if before == after:
+        console.print(f"schema synkro is up to date at revision [bold]{after}[/]", highlight=False)
+    else:
+        console.print(f"schema synkro migrated: {before or '(empty)'} → [bold]{after}[/]", highlight=False)
