@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-limited", action="store_true")
+    parser.add_argument("--skip-unlimited", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("INFO", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -187,7 +188,8 @@ def main() -> None:
     from synkro.db import with_database
 
     report: dict = {"scenario": args.scenario}
-    sizes = [args.scenario] + ([args.compare] if args.compare and args.compare != args.scenario else [])
+    compare = args.compare if args.compare != args.scenario and not args.skip_unlimited else ""
+    sizes = [args.scenario] + ([compare] if compare else [])
     for size in sizes:
         proc, info = start_sandbox(size, args.seed)
         server, name = fresh_database()
@@ -196,8 +198,9 @@ def main() -> None:
             if size == args.scenario and not args.skip_limited:
                 report["limited"] = phase_limited(info, url, args.rps)
                 print("limit on:", json.dumps(report["limited"]), flush=True)
-            report.setdefault("unlimited", {})[size] = phase_unlimited(info, url)
-            print(f"limit off ({size}):", json.dumps(report["unlimited"][size]), flush=True)
+            if not args.skip_unlimited:
+                report.setdefault("unlimited", {})[size] = phase_unlimited(info, url)
+                print(f"limit off ({size}):", json.dumps(report["unlimited"][size]), flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
