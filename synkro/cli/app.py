@@ -26,6 +26,7 @@ GROUPS: list[str] = [
     "audit",
     "secrets",
     "sandbox",
+    "supabase",
 ]
 
 
