@@ -27,6 +27,7 @@ GROUPS: list[str] = [
     "secrets",
     "sandbox",
     "supabase",
+    "gemini",
 ]
 
 

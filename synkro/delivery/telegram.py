@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import psycopg
 from pydantic import SecretStr
 from telegram import Bot
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 from synkro.report.chart import manager_chart_png
@@ -214,23 +214,66 @@ def deliver_report(
     return asyncio.run(deliver_report_async(report, target, store, report_id, resend=resend))
 
 
-async def check_telegram_async(target: TelegramTarget, send_test: bool = False) -> tuple[bool, str]:
-    """Token valid (getMe) and chat reachable (getChat) without posting; ``send_test`` posts one line."""
+@dataclass
+class Probe:
+    """One verified property of the Telegram destination (token, chat, delivery, test message)."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+async def probe_telegram_async(target: TelegramTarget, send_test: bool = False) -> list[Probe]:
+    """Token valid (getMe), chat visible (getChat), delivery allowed (sendChatAction), without posting.
+
+    Why sendChatAction: getChat succeeds for a private chat whose user blocked the bot or never
+    pressed Start; only a send-type call reveals that, and a "typing…" action posts nothing.
+    Stops at the first failure, since later probes cannot succeed. ``send_test`` posts one line.
+    """
+    probes: list[Probe] = []
+    step = "token"
     try:
         async with target.bot() as bot:
             me = await bot.get_me()
+            probes.append(Probe("token", True, f"bot @{me.username} (id {me.id})"))
+            step = "chat"
             chat = await bot.get_chat(target.chat_id)
-            text = f"bot @{me.username} ok, chat {chat.id} ({chat.type}) reachable"
+            title = chat.title or chat.username or chat.first_name or ""
+            probes.append(Probe("chat", True, f"{chat.id} ({chat.type}{', ' + title if title else ''})"))
+            step = "delivery"
+            await bot.send_chat_action(target.chat_id, ChatAction.TYPING)
+            probes.append(Probe("delivery", True, "the bot may post in this chat"))
             if send_test:
-                await bot.send_message(target.chat_id, "Synkro: тестовое сообщение, доставка работает.")
-                text += ", test message sent"
-            return True, text
+                step = "test message"
+                msg = await bot.send_message(target.chat_id, "Synkro: тестовое сообщение, доставка работает.")
+                probes.append(Probe("test message", True, f"sent (message id {msg.message_id})"))
     except ChatMigrated as exc:
-        return False, f"the group was upgraded to a supergroup: set chat_id to {exc.new_chat_id}"
-    except (Forbidden, InvalidToken, BadRequest) as exc:
-        return False, _dead_destination(exc) or f"Telegram error: {exc.message}"
+        probes.append(
+            Probe(
+                step,
+                False,
+                f"the group was upgraded to a supergroup: set chat_id to {exc.new_chat_id} "
+                "(the next delivery also switches to it automatically)",
+            )
+        )
+    except InvalidToken as exc:
+        probes.append(Probe("token", False, _dead_destination(exc) or "Telegram bot token is invalid"))
+    except (Forbidden, BadRequest) as exc:
+        probes.append(Probe(step, False, _dead_destination(exc) or f"Telegram error: {exc.message}"))
+    except RetryAfter as exc:
+        probes.append(Probe(step, False, f"Telegram flood control: retry in {exc.retry_after} s"))
     except NetworkError as exc:
-        return False, f"Telegram unreachable: {exc.message}"
+        probes.append(Probe(step, False, f"Telegram unreachable: {exc.message}"))
+    return probes
+
+
+async def check_telegram_async(target: TelegramTarget, send_test: bool = False) -> tuple[bool, str]:
+    """All probes as one (ok, message) pair: what the delivery tests and simple callers need."""
+    probes = await probe_telegram_async(target, send_test)
+    failed = next((p for p in probes if not p.ok), None)
+    if failed is not None:
+        return False, failed.detail
+    return True, "; ".join(f"{p.name}: {p.detail}" for p in probes)
 
 
 def check_telegram(config: Any, send_test: bool = False) -> tuple[bool, str]:
