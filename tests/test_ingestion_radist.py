@@ -82,6 +82,15 @@ def test_radist_only_first_second_and_changed_loads(
         ).fetchone()
     for chat in sc.chats:
         assert chats[chat.chat_id][1] == chat.e164
+    with psycopg.connect(database_url) as conn:
+        sent = dict(
+            conn.execute(
+                "select message_id, (extract(epoch from sent_at) * 1000)::bigint "
+                f'from "{slug}_raw".radist_messages'
+            ).fetchall()
+        )
+    # Every spelling of created_at (offsets, Z, naive, fractions) lands on the same instant.
+    assert sent == {m.message_id: m.ts_ms for chat in sc.chats for m in sc.messages(chat.chat_id)}
     assert {c[2] for c in chats.values()} <= {"whatsapp", "waba", "telegram"}
     assert empty_text == 0
     assert media is not None and media[0][0]["name"] and media[0][0]["url"]
@@ -149,3 +158,16 @@ def test_bad_key_or_missing_scope_is_a_clear_auth_error(radist_sandbox: SandboxS
         next(client.contacts_with_chats())
     assert "403" in str(scope.value) and "messaging" in str(scope.value)
     assert client.requests == 1
+
+
+def test_radist_time_offsets_are_not_fraction_digits() -> None:
+    from datetime import UTC, datetime
+
+    from synkro.clients.radist import parse_radist_time
+
+    assert parse_radist_time("2026-09-18T19:36:17.158+03:00") == datetime(
+        2026, 9, 18, 16, 36, 17, 158000, tzinfo=UTC
+    )
+    assert parse_radist_time("2026-09-18T19:36:17.123456789Z") == datetime(
+        2026, 9, 18, 19, 36, 17, 123456, tzinfo=UTC
+    )

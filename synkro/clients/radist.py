@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -46,7 +47,7 @@ def parse_radist_time(value: str | None) -> datetime | None:
     # Python 3.11 accepts 1-6 fraction digits; trim longer fractions (nanoseconds).
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = re.match(r"\d*", rest).group(0)  # the fraction only, not the offset's digits
         tail = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{tail}"
     parsed = datetime.fromisoformat(text)
