@@ -132,11 +132,6 @@ def test_message_counts_match_ground_truth(marts: dict[str, Any]) -> None:
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="synkro.clients.radist.parse_radist_time shifts created_at with a +03:00 offset by 3 h "
-    "(offset digits are read as fraction digits), so message order and awaiting_reply are wrong",
-)
 def test_awaiting_reply_matches_ground_truth(marts: dict[str, Any]) -> None:
     got, expected = _per_chat(marts, "awaiting_reply")
     assert got == expected
