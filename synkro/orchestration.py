@@ -27,8 +27,9 @@ concurrency:
   runs:
     max_concurrent_runs: 4
     tag_concurrency_limits:
-      # One active run per tenant.
-      - key: "synkro/tenant_lock"
+      # One active run per tenant: every Synkro job is partitioned by tenant, so the partition
+      # tag is the tenant (it is set on UI-launched runs too).
+      - key: "dagster/partition"
         value:
           applyLimitPerUniqueValue: true
         limit: 1

@@ -16,7 +16,7 @@ from synkro_dagster import tags
 from synkro_dagster.partitions import TENANT_PARTITIONS_NAME
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="synkro_dagster.runner")
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--job", required=True)
@@ -33,7 +33,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def run_tags(args: argparse.Namespace) -> dict[str, str]:
     values = {
         tags.TENANT: args.tenant,
-        tags.CONCURRENCY: args.tenant,
         tags.TRIGGER: args.trigger,
         tags.JOB_RUN_ID: str(args.job_run_id),
     }
@@ -53,8 +52,17 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(sys.argv[1:] if argv is None else argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
+    return execute(args)
+
+
+def execute(args: argparse.Namespace, asset_selection: list[dg.AssetKey] | None = None) -> int:
+    """Run the job for the tenant and write the outcome to its job_runs row; 0 on success.
+
+    `asset_selection` re-runs part of the chain (e.g. report and delivery only) under the same
+    bookkeeping as a whole run; the CLI always runs the whole job.
+    """
     cp = open_controlplane()
     jobs = cp.jobs
     jobs.update_run(args.job_run_id, status="running")
@@ -66,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [args.tenant])
         job = defs.resolve_job_def(args.job)
         result = job.execute_in_process(
-            partition_key=args.tenant, instance=instance, tags=run_tags(args), raise_on_error=False
+            partition_key=args.tenant,
+            instance=instance,
+            tags=run_tags(args),
+            raise_on_error=False,
+            asset_selection=asset_selection,
         )
     except KeyboardInterrupt:
         jobs.add_event(args.job_run_id, "run stopped", level="warning")

@@ -69,7 +69,6 @@ def scheduled_run_requests(cp, now: datetime, known_partitions: set[str]) -> lis
                     partition_key=tenant.slug,
                     tags={
                         tags.TENANT: tenant.slug,
-                        tags.CONCURRENCY: tenant.slug,
                         tags.TRIGGER: "scheduled",
                         tags.WINDOW_START: window.start.isoformat(),
                         tags.WINDOW_END: window.end.isoformat(),

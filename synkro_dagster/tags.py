@@ -12,8 +12,8 @@ WINDOW_LABEL = "synkro/window_label"
 RESEND = "synkro/resend"
 FULL_LOAD = "synkro/full"
 JOB_RUN_ID = "synkro/job_run_id"
-# Dagster's run queue limits runs per value of this tag to one (infra/dagster.yaml, .synkro/dagster).
-CONCURRENCY = "synkro/tenant_lock"
+# One active run per tenant is a run-queue limit on `dagster/partition` (infra/dagster.yaml,
+# .synkro/dagster): every Synkro job is partitioned by tenant, so UI-launched runs are covered too.
 
 
 def parse_time(value: str | None) -> datetime | None:
