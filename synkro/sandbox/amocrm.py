@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from synkro.sandbox import faults
+from synkro.sandbox.amocrm_fragments import lead_fragment
 from synkro.sandbox.scenario import (
     EMAIL_ENUMS,
     EMAIL_FIELD_ID,
@@ -404,8 +405,14 @@ def contact_dict(contact: Contact, base: str, account_id: int, leads: list[int] 
     }
 
 
+_COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
+
+
 class _FragmentCache:
-    """JSON bytes per row, per (scenario version, base URL, variant)."""
+    """JSON bytes per row, per (scenario version, base URL, variant).
+
+    `build` returns the row as a dict or as ready bytes (leads: `amocrm_fragments`).
+    """
 
     def __init__(self) -> None:
         self.key: tuple[int, str] | None = None
@@ -418,7 +425,8 @@ class _FragmentCache:
         key = (row_id, variant)
         part = self.parts.get(key)
         if part is None:
-            part = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+            built = build()
+            part = built if isinstance(built, bytes) else json.dumps(built, **_COMPACT).encode()
             self.parts[key] = part
         return part
 
@@ -632,7 +640,7 @@ def build_app(state: SandboxState) -> Starlette:
                     base,
                     lead.id,
                     with_contacts,
-                    lambda lead=lead: lead_dict(lead, base, account_id, with_contacts),
+                    lambda lead=lead: lead_fragment(lead, base, account_id, with_contacts),
                 )
             )
         return hal(_page_body(q, base, "/api/v4/leads", "leads", parts))
