@@ -3,17 +3,16 @@ exactly once, --resend, RetryAfter, a migrated group, a blocked bot, and check_t
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
-import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
-from synkro.controlplane.migrate import migrate
+from synkro.controlplane import ControlPlane
 from synkro.delivery.telegram import (
     ControlPlaneDeliveryStore,
     DeliveryFailed,
@@ -23,6 +22,7 @@ from synkro.delivery.telegram import (
 )
 from synkro.report.model import Headline, ManagerRow, Report, ReportWindow
 from synkro.sandbox.telegram import LEGACY_GROUP_ID, OWNER_CHAT_ID
+from synkro.secrets import SecretBox
 from tests.analysis_emulators import Emulators, running_emulators
 
 TOKEN = "123456:sandbox-bot-token"
@@ -41,36 +41,20 @@ def emu() -> Iterator[Emulators]:
 
 
 @pytest.fixture(scope="module")
-def controlplane(database_url: str) -> str:
-    migrate(database_url)
-    return database_url
+def cp(database_url: str) -> ControlPlane:
+    return ControlPlane(database_url, SecretBox([Fernet.generate_key()]))
 
 
-@pytest.fixture
-def conn(controlplane: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(controlplane) as c:
-        yield c
-
-
-def _tenant(conn: psycopg.Connection, chat_id: int) -> tuple[str, int]:
-    """A tenant with a Telegram config and a ready report; returns (slug, report id)."""
+def _tenant(cp: ControlPlane, emu: Emulators, chat_id: int) -> tuple[str, int]:
+    """A tenant with a checked Telegram config and a ready report, made through the control plane."""
     slug = "d" + uuid.uuid4().hex[:8]
-    tenant_id = conn.execute(
-        "insert into synkro.tenants (slug, name, timezone) values (%s, %s, 'Europe/Moscow') returning id",
-        (slug, slug),
-    ).fetchone()[0]
-    conn.execute(
-        "insert into synkro.integration_configs (tenant_id, kind, public, status) "
-        "values (%s, 'telegram', %s, 'ok')",
-        (tenant_id, json.dumps({"chat_id": chat_id})),
+    cp.tenants.create(slug, slug, "Europe/Moscow", actor="test")
+    cp.configs.set_config(
+        slug, "telegram", {"bot_token": TOKEN, "chat_id": chat_id, "base_url": emu.telegram}, actor="test"
     )
-    report_id = conn.execute(
-        "insert into synkro.reports (tenant_id, report_type, window_start, window_end, status) "
-        "values (%s, 'daily', %s, %s, 'ready') returning id",
-        (tenant_id, WINDOW.start, WINDOW.end),
-    ).fetchone()[0]
-    conn.commit()
-    return slug, report_id
+    cp.configs.set_config_status(slug, "telegram", "ok")
+    report = cp.reports.create_draft(slug, "daily", WINDOW.start, WINDOW.end)
+    return slug, cp.reports.set_status(report.id, "ready").id
 
 
 def _report(slug: str) -> Report:
@@ -99,30 +83,26 @@ def _messages(emu: Emulators, chat_id: int) -> list[dict]:
     return httpx.get(f"{emu.control}/telegram/messages", params={"chat_id": chat_id}).json()["messages"]
 
 
-def _report_row(conn: psycopg.Connection, report_id: int) -> tuple:
-    return conn.execute(
-        "select status, error, delivery, sent_at from synkro.reports where id = %s", (report_id,)
-    ).fetchone()
+def _report_row(cp: ControlPlane, report_id: int) -> tuple:
+    r = cp.reports.get_report(report_id)
+    return r.status, r.error, r.delivery, r.sent_at
 
 
-def _config_row(conn: psycopg.Connection, slug: str) -> tuple:
-    return conn.execute(
-        "select c.status, c.last_error, c.public from synkro.integration_configs c join synkro.tenants t "
-        "on t.id = c.tenant_id where t.slug = %s and c.kind = 'telegram'",
-        (slug,),
-    ).fetchone()
+def _config_row(cp: ControlPlane, slug: str) -> tuple:
+    record = cp.configs.get_record(slug, "telegram")
+    return record.status, record.last_error, record.config.model_dump(mode="json"), record.version
 
 
-def test_delivers_exactly_once_and_resend_sends_once_more(emu: Emulators, conn: psycopg.Connection) -> None:
+def test_delivers_exactly_once_and_resend_sends_once_more(emu: Emulators, cp: ControlPlane) -> None:
     httpx.delete(f"{emu.control}/telegram/messages")
-    slug, report_id = _tenant(conn, SUPERGROUP)
-    store = ControlPlaneDeliveryStore(conn, slug)
+    slug, report_id = _tenant(cp, emu, SUPERGROUP)
+    store = ControlPlaneDeliveryStore(cp, slug)
     first = deliver_report(_report(slug), _target(emu, SUPERGROUP), store, report_id)
     sent = _messages(emu, SUPERGROUP)
     assert first.status == "sent"
     assert [m["type"] for m in sent] == ["text", "photo", "document"]
     assert "Анна <A&B>" in sent[0]["text"]  # escaped HTML parsed back by the strict emulator
-    status, error, delivery, sent_at = _report_row(conn, report_id)
+    status, error, delivery, sent_at = _report_row(cp, report_id)
     assert status == "sent" and error is None and sent_at is not None
     assert delivery["message_ids"] == [m["message_id"] for m in sent] == first.message_ids
 
@@ -132,49 +112,100 @@ def test_delivers_exactly_once_and_resend_sends_once_more(emu: Emulators, conn: 
 
     resent = deliver_report(_report(slug), _target(emu, SUPERGROUP), store, report_id, resend=True)
     assert resent.status == "sent" and len(_messages(emu, SUPERGROUP)) == 6
-    assert _report_row(conn, report_id)[2]["history"][0]["message_ids"] == first.message_ids
+    delivery = _report_row(cp, report_id)[2]
+    assert delivery["history"][0]["message_ids"] == first.message_ids
+    assert delivery["message_ids"] == resent.message_ids and delivery["completed"]
+    actions = [e for e in cp.audit.list(slug) if e.action == "report.sent"]
+    assert len(actions) == 2 and all(e.details["report_id"] == report_id for e in actions)
 
 
-def test_retry_after_is_waited_out(emu: Emulators, conn: psycopg.Connection) -> None:
+def test_resend_interrupted_before_any_message_is_not_taken_as_done(emu: Emulators, cp: ControlPlane) -> None:
+    """The store merges metadata: a resend must reset parts, or a crash would leave the old ones."""
+    httpx.delete(f"{emu.control}/telegram/messages")
+    slug, report_id = _tenant(cp, emu, SUPERGROUP)
+    store = ControlPlaneDeliveryStore(cp, slug)
+    deliver_report(_report(slug), _target(emu, SUPERGROUP), store, report_id)
+    httpx.post(f"{emu.control}/telegram/chats", json={"chat_id": SUPERGROUP, "blocked": True})
+    try:
+        with pytest.raises(DeliveryFailed):
+            deliver_report(_report(slug), _target(emu, SUPERGROUP), store, report_id, resend=True)
+    finally:
+        httpx.post(f"{emu.control}/telegram/chats", json={"chat_id": SUPERGROUP, "blocked": False})
+    delivery = _report_row(cp, report_id)[2]
+    assert delivery["completed"] is False and delivery["parts"] == {} and delivery["message_ids"] == []
+    retried = deliver_report(_report(slug), _target(emu, SUPERGROUP), store, report_id)
+    assert retried.status == "sent" and len(_messages(emu, SUPERGROUP)) == 6
+
+
+def test_retry_after_is_waited_out(emu: Emulators, cp: ControlPlane) -> None:
     httpx.delete(f"{emu.control}/telegram/messages")
     httpx.post(f"{emu.control}/telegram/chats", json={"chat_id": SUPERGROUP, "retry_after": 1, "count": 1})
-    slug, report_id = _tenant(conn, SUPERGROUP)
+    slug, report_id = _tenant(cp, emu, SUPERGROUP)
     began = time.monotonic()
     result = deliver_report(
-        _report(slug), _target(emu, SUPERGROUP), ControlPlaneDeliveryStore(conn, slug), report_id
+        _report(slug), _target(emu, SUPERGROUP), ControlPlaneDeliveryStore(cp, slug), report_id
     )
     assert time.monotonic() - began >= 1.0
     assert result.status == "sent" and len(_messages(emu, SUPERGROUP)) == 3
 
 
-def test_migrated_group_saves_the_new_chat_id_and_delivers(emu: Emulators, conn: psycopg.Connection) -> None:
+def test_migrated_group_saves_the_new_chat_id_and_delivers(emu: Emulators, cp: ControlPlane) -> None:
     httpx.delete(f"{emu.control}/telegram/messages")
-    slug, report_id = _tenant(conn, LEGACY_GROUP_ID)
+    slug, report_id = _tenant(cp, emu, LEGACY_GROUP_ID)
+    version_before = _config_row(cp, slug)[3]
     result = deliver_report(
-        _report(slug), _target(emu, LEGACY_GROUP_ID), ControlPlaneDeliveryStore(conn, slug), report_id
+        _report(slug), _target(emu, LEGACY_GROUP_ID), ControlPlaneDeliveryStore(cp, slug), report_id
     )
     assert result.status == "sent" and result.chat_id == SUPERGROUP
     assert len(_messages(emu, SUPERGROUP)) == 3 and _messages(emu, LEGACY_GROUP_ID) == []
-    assert _config_row(conn, slug)[2]["chat_id"] == SUPERGROUP
-    assert _report_row(conn, report_id)[2]["chat_id"] == SUPERGROUP
+    assert _config_row(cp, slug)[2]["chat_id"] == SUPERGROUP
+    assert _config_row(cp, slug)[3] == version_before + 1  # one versioned, audited config change
+    assert _report_row(cp, report_id)[2]["chat_id"] == SUPERGROUP
+    change = next(e for e in cp.audit.list(slug) if e.action == "config.update_fields")
+    assert change.actor == "delivery" and change.details["changed_fields"] == ["chat_id"]
 
 
-def test_blocked_bot_marks_integration_error_and_report_failed(
-    emu: Emulators, conn: psycopg.Connection
+def test_migrated_chat_id_respects_a_concurrent_config_change(
+    emu: Emulators, cp: ControlPlane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Optimistic locking: an operator edit between our read and write is re-read, not overwritten."""
+    slug, _ = _tenant(cp, emu, LEGACY_GROUP_ID)
+    store = ControlPlaneDeliveryStore(cp, slug)
+    real_update = cp.configs.update_config_fields
+    calls: list[int] = []
+
+    def racing_update(*args, **kwargs):
+        if not calls:  # an operator changes the bot token right after the store read the version
+            cp.configs.set_config(slug, "telegram", {"bot_token": "654321:rotated-token"}, actor="operator")
+        calls.append(args[3])
+        return real_update(*args, **kwargs)
+
+    # The real repository method runs; only a real operator write is slipped in before the first call.
+    monkeypatch.setattr(cp.configs, "update_config_fields", racing_update)
+    store.save_chat_id(SUPERGROUP)
+    monkeypatch.undo()
+    record = cp.configs.get_record(slug, "telegram")
+    assert record.config.chat_id == SUPERGROUP
+    assert record.config.bot_token.get_secret_value() == "654321:rotated-token"  # not lost
+    assert len(calls) == 2 and calls[1] == calls[0] + 1
+
+
+def test_blocked_bot_marks_integration_error_and_report_failed(emu: Emulators, cp: ControlPlane) -> None:
     httpx.post(f"{emu.control}/telegram/chats", json={"chat_id": OWNER_CHAT_ID, "blocked": True})
-    slug, report_id = _tenant(conn, OWNER_CHAT_ID)
+    slug, report_id = _tenant(cp, emu, OWNER_CHAT_ID)
     try:
         with pytest.raises(DeliveryFailed, match="blocked"):
             deliver_report(
-                _report(slug), _target(emu, OWNER_CHAT_ID), ControlPlaneDeliveryStore(conn, slug), report_id
+                _report(slug), _target(emu, OWNER_CHAT_ID), ControlPlaneDeliveryStore(cp, slug), report_id
             )
     finally:
         httpx.post(f"{emu.control}/telegram/chats", json={"chat_id": OWNER_CHAT_ID, "blocked": False})
-    status, error, _, sent_at = _report_row(conn, report_id)
+    status, error, _, sent_at = _report_row(cp, report_id)
     assert status == "failed" and "blocked" in error and sent_at is None
-    cfg_status, last_error, _ = _config_row(conn, slug)
+    cfg_status, last_error, _, _ = _config_row(cp, slug)
     assert cfg_status == "error" and "unblock" in last_error
+    failed = next(e for e in cp.audit.list(slug) if e.action == "report.failed")
+    assert failed.details["report_id"] == report_id
 
 
 def test_check_telegram_validates_without_posting(emu: Emulators) -> None:

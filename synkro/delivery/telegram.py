@@ -11,18 +11,17 @@ with a message the owner can act on, and an HTML parse error falls back to plain
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import psycopg
 from pydantic import SecretStr
 from telegram import Bot
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 
+from synkro.controlplane import ConcurrentUpdateError, ControlPlane
 from synkro.report.chart import manager_chart_png
 from synkro.report.model import Report
 from synkro.report.render import html_document, telegram_messages, to_plain_text
@@ -157,7 +156,10 @@ async def deliver_report_async(
         return DeliveryResult("already_sent", list(delivery.get("message_ids", [])), delivery.get("chat_id"))
     if resend and delivery.get("completed"):
         history = [*delivery.get("history", []), {k: v for k, v in delivery.items() if k != "history"}]
-        delivery = {"history": history}
+        # Every key is reset explicitly: the store merges, so an omitted key would keep its old value
+        # and a crash before the first message would look like a completed delivery.
+        delivery = {"history": history, "completed": False, "sent_at": None, "parts": {}, "message_ids": []}
+        store.save_delivery(report_id, delivery)
     delivery.setdefault("message_ids", [])
     done: dict[str, int] = dict(delivery.get("parts", {}))
     sender = Sender(target, store, sleep)
@@ -282,48 +284,47 @@ def check_telegram(config: Any, send_test: bool = False) -> tuple[bool, str]:
 
 
 class ControlPlaneDeliveryStore:
-    """DeliveryStore over the control-plane tables ``synkro.reports`` and ``synkro.integration_configs``."""
+    """DeliveryStore over the control-plane repositories, so every change is audited and locked.
 
-    def __init__(self, conn: psycopg.Connection, tenant_slug: str) -> None:
-        self.conn = conn
+    Why the repositories and not SQL: a migrated chat id is a config change like any other — it must
+    bump the version (optimistic locking against a concurrent operator edit) and leave an audit
+    entry; report status changes are audited here because the reports repository does not audit.
+    """
+
+    def __init__(self, cp: ControlPlane, tenant_slug: str, actor: str = "delivery") -> None:
+        self.cp = cp
         self.slug = tenant_slug
+        self.actor = actor
 
     def load_delivery(self, report_id: int) -> dict[str, Any]:
-        row = self.conn.execute("select delivery from synkro.reports where id = %s", (report_id,)).fetchone()
-        if row is None:
-            raise LookupError(f"report {report_id} not found")
-        return row[0] or {}
+        return dict(self.cp.reports.get_report(report_id).delivery or {})
 
     def save_delivery(self, report_id: int, delivery: dict[str, Any]) -> None:
-        self.conn.execute(
-            "update synkro.reports set delivery = %s::jsonb, updated_at = now() where id = %s",
-            (json.dumps(delivery, ensure_ascii=False), report_id),
-        )
-        self.conn.commit()
+        # update_report merges top-level keys into the stored metadata; callers pass every key they
+        # mean to change (a resend resets parts/message_ids/completed explicitly).
+        self.cp.reports.update_report(report_id, delivery=delivery)
 
     def mark_report(self, report_id: int, status: str, error: str | None = None) -> None:
-        self.conn.execute(
-            "update synkro.reports set status = %s, error = %s, updated_at = now(), "
-            "sent_at = case when %s = 'sent' then now() else sent_at end where id = %s",
-            (status, error, status, report_id),
-        )
-        self.conn.commit()
+        self.cp.reports.set_status(report_id, status, error=error)
+        details: dict[str, Any] = {"report_id": report_id}
+        if error:
+            details["error"] = error
+        self.cp.audit.record(self.actor, f"report.{status}", self.slug, details)
 
-    def save_chat_id(self, chat_id: int | str) -> None:
-        self.conn.execute(
-            "update synkro.integration_configs c "
-            "set public = c.public || jsonb_build_object('chat_id', %s::bigint),"
-            " version = c.version + 1, updated_at = now() from synkro.tenants t "
-            "where t.id = c.tenant_id and t.slug = %s and c.kind = 'telegram'",
-            (chat_id, self.slug),
-        )
-        self.conn.commit()
+    def save_chat_id(self, chat_id: int | str, attempts: int = 3) -> None:
+        """Store the supergroup id Telegram gave us, guarded by the config version read just before."""
+        for attempt in range(attempts):
+            record = self.cp.configs.get_record(self.slug, "telegram")
+            if str(record.config.chat_id) == str(chat_id):
+                return
+            try:
+                self.cp.configs.update_config_fields(
+                    self.slug, "telegram", {"chat_id": chat_id}, record.version, actor=self.actor
+                )
+                return
+            except ConcurrentUpdateError:
+                if attempt == attempts - 1:
+                    raise
 
     def mark_integration_error(self, message: str) -> None:
-        self.conn.execute(
-            "update synkro.integration_configs c set status = 'error', last_error = %s, "
-            "last_checked_at = now(), updated_at = now() from synkro.tenants t "
-            "where t.id = c.tenant_id and t.slug = %s and c.kind = 'telegram'",
-            (message, self.slug),
-        )
-        self.conn.commit()
+        self.cp.configs.set_config_status(self.slug, "telegram", "error", error=message, actor=self.actor)

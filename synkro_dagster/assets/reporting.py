@@ -111,14 +111,13 @@ def telegram_delivery(context: dg.AssetExecutionContext, synkro: SynkroResource)
     report = Report.model_validate(record.data)
     resend = context.run.tags.get(RESEND) == "true"
     try:
-        with connect(tctx.cp.url) as conn:
-            result = deliver_report(
-                report,
-                TelegramTarget.from_config(config),
-                ControlPlaneDeliveryStore(conn, tctx.slug),
-                record.id,
-                resend=resend,
-            )
+        result = deliver_report(
+            report,
+            TelegramTarget.from_config(config),
+            ControlPlaneDeliveryStore(tctx.cp, tctx.slug),
+            record.id,
+            resend=resend,
+        )
     except DeliveryFailed as exc:
         mirror.failed("telegram", str(exc))
         raise
