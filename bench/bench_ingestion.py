@@ -44,10 +44,11 @@ class RecordingLimiter(RateLimiter):
         self.stamps: list[float] = []
         self._stamp_lock = threading.Lock()
 
-    def acquire(self) -> None:
-        super().acquire()
+    def acquire(self) -> int:
+        slot = super().acquire()
         with self._stamp_lock:
             self.stamps.append(time.monotonic())
+        return slot
 
 
 def start_sandbox(scenario: str, seed: int) -> tuple[subprocess.Popen, dict]:

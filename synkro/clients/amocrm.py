@@ -178,10 +178,12 @@ class AmoCRMClient:
         last_problem = ""
         for attempt in range(self.max_attempts):
             token = self.tokens.access_token()
-            self.limiter.acquire()
             self.stats.requests += 1
             try:
-                response = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+                with self.limiter.slot():
+                    response = self._http.get(
+                        url, params=params, headers={"Authorization": f"Bearer {token}"}
+                    )
             except httpx.TransportError as exc:
                 last_problem = f"connection error: {type(exc).__name__}"
                 log.warning("amoCRM GET %s: %s, retrying", urlsplit(url).path, last_problem)
