@@ -62,3 +62,21 @@ def list_cmd(
     for u in users:
         table.add_row(u.email, u.name or "", ", ".join(str(g) for g in u.roles))
     console.print(table)
+
+
+@app.command("show")
+def show_cmd(
+    email: str,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show one user and every role they hold (exit 2 when the user does not exist)."""
+    user = controlplane().users.get(email)
+    if as_json:
+        print_json(user.to_dict())
+        return
+    console.print(f"{user.email}" + (f" ({user.name})" if user.name else ""), highlight=False)
+    console.print(f"added {user.created_at:%Y-%m-%d %H:%M %Z}", highlight=False)
+    if not user.roles:
+        console.print("no roles")
+    for grant in user.roles:
+        console.print(f"  {grant}", highlight=False)
