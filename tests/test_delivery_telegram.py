@@ -30,7 +30,7 @@ SUPERGROUP = -1001234567890
 WINDOW = ReportWindow(
     start=datetime(2026, 11, 28, 19, 1, tzinfo=UTC),
     end=datetime(2026, 11, 29, 19, 1, tzinfo=UTC),
-    label="29.11",
+    label="2026-11-29",
 )
 
 
@@ -102,6 +102,7 @@ def test_delivers_exactly_once_and_resend_sends_once_more(emu: Emulators, cp: Co
     assert first.status == "sent"
     assert [m["type"] for m in sent] == ["text", "photo", "document"]
     assert "Анна <A&B>" in sent[0]["text"]  # escaped HTML parsed back by the strict emulator
+    assert sent[2]["file_name"] == f"report-{slug}-2026-11-29.html"  # the header's business day
     status, error, delivery, sent_at = _report_row(cp, report_id)
     assert status == "sent" and error is None and sent_at is not None
     assert delivery["message_ids"] == [m["message_id"] for m in sent] == first.message_ids

@@ -15,8 +15,14 @@ import pytest
 from synkro.analysis.run import analyze_window
 from synkro.report.build import build_report
 from synkro.report.chart import manager_chart_png
-from synkro.report.model import DialogHighlight, ManagerRow, Report, ReportWindow
-from synkro.report.render import TELEGRAM_LIMIT, html_document, telegram_messages, to_plain_text
+from synkro.report.model import DialogHighlight, ManagerRow, Report, ReportWindow, SourceFreshness
+from synkro.report.render import (
+    TELEGRAM_LIMIT,
+    document_filename,
+    html_document,
+    telegram_messages,
+    to_plain_text,
+)
 from tests.analysis_emulators import running_emulators
 from tests.analysis_marts import Dialog, create_marts
 from tests.test_analysis import END, KEY, MODEL, START, _dialogs
@@ -182,3 +188,49 @@ def test_html_escapes_every_dynamic_string_and_splits_under_the_limit() -> None:
 def test_chart_is_a_png() -> None:
     png = manager_chart_png(_big_report())
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_header_file_name_and_freshness_use_the_tenant_business_day_and_timezone() -> None:
+    """22:01 Moscow on the 28th to 22:01 on the 29th is business day 29.11: header and file agree,
+    and load times read in Moscow time, not UTC."""
+    window = ReportWindow(
+        start=datetime(2026, 11, 28, 19, 1, tzinfo=UTC),
+        end=datetime(2026, 11, 29, 19, 1, tzinfo=UTC),
+        timezone="Europe/Moscow",
+        label="2026-11-29",
+    )
+    loaded = datetime(2026, 11, 29, 19, 5, tzinfo=UTC)
+    report = Report(
+        tenant_slug="demo",
+        window=window,
+        generated_at=loaded,
+        freshness=[SourceFreshness(source="amocrm", last_load_at=loaded, last_data_at=None, stale=False)],
+    )
+    text = "\n".join(telegram_messages(report))
+    assert "Отчёт по продажам в мессенджерах — 29.11.2026" in text
+    assert document_filename(report) == "report-demo-2026-11-29.html"
+    assert "amocrm: 29.11 22:05 MSK" in text and "UTC" not in text
+    assert "29.11.2026" in html_document(report).split("</title>")[0]
+
+    forced = report.model_copy(update={"window": window.model_copy(update={"label": "forced"})})
+    assert "— 28.11 22:01 – 29.11 22:01 MSK" in telegram_messages(forced)[0]
+    assert document_filename(forced) == "report-demo-2026-11-28_2201--2026-11-29_2201.html"
+
+
+def test_stale_source_problem_names_the_local_time(conn: psycopg.Connection) -> None:
+    """The 'data is stale' line states the last load in the tenant's time (Asia/Yekaterinburg, UTC+5)."""
+    slug = "f" + uuid.uuid4().hex[:8]
+    raw = f'"{slug}_raw"'
+    conn.execute(f"create schema {raw}")
+    conn.execute(
+        f"create table {raw}._dlt_loads (load_id text, schema_name text, status int, inserted_at timestamptz)"
+    )
+    conn.execute(
+        f"insert into {raw}._dlt_loads values ('1', 'amocrm_{slug}', 0, %s)",
+        (datetime(2026, 11, 20, 10, 0, tzinfo=UTC),),
+    )
+    conn.commit()
+    window = ReportWindow(start=START, end=END, timezone="Asia/Yekaterinburg", label="2026-11-29")
+    report = build_report(conn, slug, window, {}, now=END + timedelta(hours=1))
+    stale = next(p for p in report.problems if "amocrm" in p)
+    assert "20.11 15:00 +05" in stale and "UTC" not in stale

@@ -24,7 +24,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Ne
 from synkro.controlplane import ConcurrentUpdateError, ControlPlane
 from synkro.report.chart import manager_chart_png
 from synkro.report.model import Report
-from synkro.report.render import html_document, telegram_messages, to_plain_text
+from synkro.report.render import document_filename, html_document, telegram_messages, to_plain_text
 from synkro.secrets import mask
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -187,7 +187,7 @@ async def deliver_report_async(
                 record("chart", msg.message_id)
             if "document" not in done:
                 doc = html_document(report).encode("utf-8")
-                name = f"report-{report.tenant_slug}-{report.window.start:%Y-%m-%d}.html"
+                name = document_filename(report)
                 msg = await sender.call(
                     lambda chat: bot.send_document(chat, document=doc, filename=name, caption="Полный отчёт")
                 )

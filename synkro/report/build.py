@@ -24,6 +24,7 @@ from synkro.report.model import (
     ReportWindow,
     SourceFreshness,
 )
+from synkro.report.render import local_time
 
 UNASSIGNED = "Без менеджера"
 _OK_STATES = {None, "", "ok", "success", "succeeded", "skipped"}
@@ -204,7 +205,7 @@ def build_report(
     report.freshness = _freshness(conn, slug, window, stale_after, now)
     for f in report.freshness:
         if f.stale:
-            when = f.last_load_at.strftime("%d.%m %H:%M UTC") if f.last_load_at else "никогда"
+            when = local_time(report, f.last_load_at) if f.last_load_at else "никогда"
             report.problems.append(f"Данные {f.source} устарели: последняя загрузка — {when}.")
 
     marts = f"{slug}_marts"

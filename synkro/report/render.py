@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from synkro.report.model import DialogHighlight, Report
 
@@ -44,6 +46,43 @@ def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
 
+def report_date(report: Report) -> date | None:
+    """The business day a report covers, from its window label (ISO or dd.mm.yyyy); None if forced."""
+    label = (report.window.label or "").strip()
+    for parse in (date.fromisoformat, lambda x: datetime.strptime(x, "%d.%m.%Y").date()):
+        try:
+            return parse(label)
+        except ValueError:
+            continue
+    return None
+
+
+def local_time(report: Report, instant: datetime) -> str:
+    """An instant as the tenant reads it: local wall-clock time with the zone's abbreviation."""
+    local = instant.astimezone(ZoneInfo(report.window.timezone))
+    return f"{local:%d.%m %H:%M} {local:%Z}"
+
+
+def period_title(report: Report) -> str:
+    """What the header names: the business day, or the local range of a forced window."""
+    day = report_date(report)
+    if day is not None:
+        return f"{day:%d.%m.%Y}"
+    zone = ZoneInfo(report.window.timezone)
+    start, end = report.window.start.astimezone(zone), report.window.end.astimezone(zone)
+    return f"{start:%d.%m %H:%M} – {end:%d.%m %H:%M} {end:%Z}"
+
+
+def document_filename(report: Report) -> str:
+    """File name of the HTML document: the same business day as the header (ISO, so files sort)."""
+    day = report_date(report)
+    if day is not None:
+        return f"report-{report.tenant_slug}-{day.isoformat()}.html"
+    zone = ZoneInfo(report.window.timezone)
+    start, end = report.window.start.astimezone(zone), report.window.end.astimezone(zone)
+    return f"report-{report.tenant_slug}-{start:%Y-%m-%d_%H%M}--{end:%Y-%m-%d_%H%M}.html"
+
+
 def _dialog_block(d: DialogHighlight) -> str:
     flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
     title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
@@ -63,9 +102,7 @@ def _dialog_block(d: DialogHighlight) -> str:
 
 def paragraphs(report: Report) -> list[str]:
     """The report as HTML paragraphs (each self-contained: tags open and close inside it)."""
-    w = report.window
-    label = w.label or f"{w.start:%d.%m.%Y}"
-    out = [f"<b>Отчёт по продажам в мессенджерах — {esc(label)}</b>"]
+    out = [f"<b>Отчёт по продажам в мессенджерах — {esc(period_title(report))}</b>"]
     if report.problems:
         out.append("❗ " + "\n❗ ".join(esc(p) for p in report.problems))
     h = report.headline
@@ -109,7 +146,7 @@ def paragraphs(report: Report) -> list[str]:
             f"токенов, {esc(s.model or '')})"
         )
     fresh = [
-        f"{esc(f.source)}: {f.last_load_at:%d.%m %H:%M} UTC" + (" (устарело)" if f.stale else "")
+        f"{esc(f.source)}: {esc(local_time(report, f.last_load_at))}" + (" (устарело)" if f.stale else "")
         if f.last_load_at
         else f"{esc(f.source)}: нет загрузок"
         for f in report.freshness
@@ -184,8 +221,7 @@ def to_plain_text(html_text: str) -> str:
 def html_document(report: Report) -> str:
     """The full report as a standalone HTML file (sent as a document, kept in the control plane)."""
     body = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>\n" for p in paragraphs(report))
-    label = report.window.label or f"{report.window.start:%d.%m.%Y}"
-    title = esc(f"Отчёт {report.tenant_slug} — {label}")
+    title = esc(f"Отчёт {report.tenant_slug} — {period_title(report)}")
     return (
         '<!doctype html>\n<html lang="ru"><head><meta charset="utf-8">'
         f"<title>{title}</title>"
