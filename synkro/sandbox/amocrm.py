@@ -6,9 +6,13 @@ results and pages past the end, `limit` > 250 silently falling back to 50, `cust
 null when empty, statuses 142/143 in every pipeline, single-use refresh tokens whose reuse gets
 the documented 401 "Token has been revoked" body, `application/problem+json` errors, 402/403
 account states (a blocked account answers with an HTML page), and a per-account rate limit.
+Deletions written by `Scenario.advance()` show up the documented ways only: `lead_deleted` /
+`contact_deleted` events (`GET /api/v4/events`, see amocrm_events) and the trash
+(`GET /api/v4/leads?with=only_deleted`, `is_deleted: true`); normal lists just stop showing them.
 
-Pages are rendered from per-row JSON fragments cached per scenario version, so the `large`
-scenario serves well over 1,000 pages/s.
+Pages are rendered from per-row JSON fragments cached per scenario version (lead rows straight
+from format strings, see amocrm_fragments) and whole pages are LRU-cached, so repeated walks
+over `large` cost a dict lookup per page.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from synkro.sandbox import faults
+from synkro.sandbox.amocrm_events import EventQuery, events_page
 from synkro.sandbox.amocrm_fragments import lead_fragment
 from synkro.sandbox.scenario import (
     EMAIL_ENUMS,
@@ -462,7 +467,7 @@ def _cached(body: bytes | None) -> Response:
 
 
 def build_app(state: SandboxState) -> Starlette:
-    lead_index, contact_index = _Index(), _Index()
+    lead_index, contact_index, trash_index = _Index(), _Index(), _Index()
     lead_parts, contact_parts = _FragmentCache(), _FragmentCache()
     pages = _PageCache()
     contact_leads_cache: dict[str, Any] = {"version": -1, "map": {}}
@@ -615,6 +620,8 @@ def build_app(state: SandboxState) -> Starlette:
         if q.bare_range and state.faults["amocrm"].filter_enabled:
             return no_content()
         sc = state.scenario
+        if "only_deleted" in q.with_:
+            return _trash_page(q, request)
         selected = _select(
             sc,
             sc.leads,
@@ -644,6 +651,34 @@ def build_app(state: SandboxState) -> Starlette:
                 )
             )
         return hal(_page_body(q, base, "/api/v4/leads", "leads", parts))
+
+    def _trash_page(q: _Query, request: Request) -> Response:
+        """`with=only_deleted`: only leads in the trash, `is_deleted: true`, stamped when deleted."""
+        sc = state.scenario
+        rows = [lead._replace(updated_at=deleted_at) for lead, deleted_at in sc.trash]
+        filters_on = state.faults["amocrm"].filter_enabled
+        selected = _select(sc, rows, trash_index, q, filters_on, {"id", "updated_at", "created_at"})
+        if isinstance(selected, Response):
+            return selected
+        chunk = selected[(q.page - 1) * q.limit : q.page * q.limit]
+        if not chunk:
+            return no_content()
+        base = _base(request)
+        parts = []
+        for i in chunk:
+            row = lead_dict(rows[i], base, account_id, "contacts" in q.with_)
+            row["is_deleted"] = True
+            parts.append(json.dumps(row, **_COMPACT).encode())
+        return hal(_page_body(q, base, "/api/v4/leads", "leads", parts))
+
+    async def events(request: Request) -> Response:
+        if (denied := await guard(request)) is not None:
+            return denied
+        q = EventQuery(request.query_params.multi_items())
+        if q.error:
+            return problem(400, "Bad Request", q.error)
+        body = events_page(state.scenario.events, q, _base(request), account_id)
+        return no_content() if body is None else hal(body)
 
     async def lead_one(request: Request) -> Response:
         if (denied := await guard(request)) is not None:
@@ -818,5 +853,6 @@ def build_app(state: SandboxState) -> Starlette:
             Route("/api/v4/contacts", contacts),
             Route("/api/v4/contacts/{id:int}", contact_one),
             Route("/api/v4/users", users),
+            Route("/api/v4/events", events),
         ]
     )

@@ -124,6 +124,27 @@ class Chat(NamedTuple):
     manager_id: int
 
 
+class Event(NamedTuple):
+    """An amoCRM event (`GET /api/v4/events`); ids are strings, as in amoCRM."""
+
+    id: str
+    type: str  # lead_added | lead_deleted | contact_added | contact_deleted
+    entity_id: int
+    entity_type: str  # lead | contact
+    created_by: int
+    created_at: int
+
+
+_ULID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def event_id(rng: random.Random, created_at: int) -> str:
+    """ULID-like: 10 time characters then 16 random ones, lowercase like amoCRM's."""
+    millis = created_at * 1000 + rng.randrange(1000)
+    head = "".join(_ULID_ALPHABET[(millis >> (5 * i)) & 31] for i in reversed(range(10)))
+    return head + "".join(rng.choice(_ULID_ALPHABET) for _ in range(16))
+
+
 @dataclass
 class Scenario:
     """The generated world; `advance()` moves it forward for incremental tests."""
@@ -141,6 +162,10 @@ class Scenario:
     # Bumped on every change so emulators can drop their caches.
     version: int = 0
     continuations: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # chat -> [(gen, start_ms)]
+    # amoCRM events written by `advance()`, oldest first, and the trash (`with=only_deleted`):
+    # (lead, deleted_at) for leads deleted and not purged.
+    events: list[Event] = field(default_factory=list)
+    trash: list[tuple[Lead, int]] = field(default_factory=list)
     _dialog_cache: OrderedDict[int, list[Message]] = field(default_factory=OrderedDict)
     _lead_index: dict[int, int] = field(default_factory=dict)
     _contact_index: dict[int, int] = field(default_factory=dict)
@@ -279,11 +304,17 @@ class Scenario:
         return contact_id, self._best_lead(contact_id, contact_leads), status, candidates
 
     # ---- evolution -------------------------------------------------------------------------
-    def advance(self, now: float | None = None) -> dict[str, Any]:
-        """Move the world forward: some leads/contacts updated, some chats get new messages.
+    def advance(
+        self, now: float | None = None, *, inserts: bool = True, deletions: bool = True
+    ) -> dict[str, Any]:
+        """Move the world forward: rows updated, added and deleted; some chats get new messages.
 
         Used by incremental-load tests: `updated_at` of the touched rows becomes the new `now`
-        (several share one second, as bulk edits do in amoCRM).
+        (several share one second, as bulk edits do in amoCRM). With `inserts`, new customers
+        arrive (a contact with a phone and a lead each, `*_added` events); with `deletions`, one
+        lead goes to the trash (`lead_deleted`, visible via `with=only_deleted`) and one contact
+        without leads is deleted (`contact_deleted`). Deletions never show up in `updated_at`
+        order, exactly the gap amocrm.md §3.3 describes.
         """
         new_now = float(now) if now is not None else max(time.time(), self.now + 60)
         self.generation += 1
@@ -311,13 +342,99 @@ class Scenario:
             self._dialog_cache.pop(chat.chat_id, None)
             msgs = self.messages(chat.chat_id)
             self.chats[i] = chat._replace(end_ms=msgs[-1].ts_ms, n_messages=len(msgs))
+        updated_leads = sorted(self.leads[i].id for i in touched_leads)
+        updated_chats = sorted(self.chats[i].chat_id for i in touched_chats)
+        added = self._add_customers(rng, stamp) if inserts else ([], [])
+        deleted = self._delete_some(rng, stamp, set(updated_leads)) if deletions else ([], [])
         self.now = new_now
-        self.version += 1
+        self.reindex()
         return {
-            "updated_leads": sorted(self.leads[i].id for i in touched_leads),
-            "updated_chats": sorted(self.chats[i].chat_id for i in touched_chats),
+            "updated_leads": updated_leads,
+            "updated_chats": updated_chats,
+            "added_leads": added[0],
+            "added_contacts": added[1],
+            "deleted_leads": deleted[0],
+            "deleted_contacts": deleted[1],
             "updated_at": stamp,
         }
+
+    def _event(self, rng: random.Random, kind: str, entity_id: int, stamp: int, by: int) -> None:
+        entity = kind.split("_", 1)[0]
+        self.events.append(Event(event_id(rng, stamp), kind, entity_id, entity, by, stamp))
+
+    def _add_customers(self, rng: random.Random, stamp: int) -> tuple[list[int], list[int]]:
+        """New contacts (each with a fresh Russian mobile) and one open lead per contact."""
+        n = max(1, len(self.contacts) // 50)
+        next_contact = max(c.id for c in self.contacts) + 7
+        next_lead = max([lead.id for lead in self.leads] + [lead.id for lead, _ in self.trash]) + 3
+        used = {p.e164 for c in self.contacts for p in c.phones}
+        pipeline = self.pipelines[0]
+        open_statuses = [st.id for st in pipeline.statuses if st.id not in (data.WON, data.LOST)]
+        lead_ids, contact_ids = [], []
+        for k in range(n):
+            first, last = _person(rng)
+            number = _ru_mobile(rng)
+            while f"+7{number}" in used:
+                number = _ru_mobile(rng)
+            used.add(f"+7{number}")
+            user = rng.choice(self.users).id
+            cid, lid = next_contact + 7 * k, next_lead + 3 * k
+            phone = Phone(_spell_ru(rng, number)[0], f"+7{number}", "MOB")
+            self.contacts.append(
+                Contact(cid, f"{first} {last}", first, last, user, stamp, stamp, (phone,), None)
+            )
+            _, low, high = rng.choice(data.PRODUCTS)
+            self.leads.append(
+                Lead(
+                    lid,
+                    rng.choice(data.LEAD_TITLES),
+                    rng.randrange(low, high, 1000),
+                    user,
+                    open_statuses[0],
+                    pipeline.id,
+                    stamp,
+                    stamp,
+                    None,
+                    ((cid, True),),
+                )
+            )
+            self._event(rng, "contact_added", cid, stamp, user)
+            self._event(rng, "lead_added", lid, stamp, user)
+            lead_ids.append(lid)
+            contact_ids.append(cid)
+        # Plus one contact without a deal (a call that led nowhere yet): no phone, no lead.
+        first, last = _person(rng)
+        cid, user = next_contact + 7 * n, rng.choice(self.users).id
+        self.contacts.append(Contact(cid, f"{first} {last}", first, last, user, stamp, stamp, (), None))
+        self._event(rng, "contact_added", cid, stamp, user)
+        contact_ids.append(cid)
+        return lead_ids, contact_ids
+
+    def _delete_some(self, rng: random.Random, stamp: int, keep: set[int]) -> tuple[list[int], list[int]]:
+        """One lead to the trash and one lead-less contact deleted, each with its event.
+
+        Only contacts without leads are deleted, so no lead loses a link (whether that would bump
+        the lead's `updated_at` is unconfirmed). The lead-less contact each `advance()` adds
+        keeps one available (in the first generation possibly the one just added).
+        """
+        lead_ids: list[int] = []
+        candidates = [i for i, lead in enumerate(self.leads) if lead.id not in keep]
+        if candidates:
+            lead = self.leads.pop(rng.choice(candidates))
+            self.trash.append((lead, stamp))
+            self._event(rng, "lead_deleted", lead.id, stamp, lead.responsible_user_id)
+            lead_ids.append(lead.id)
+        linked = {cid for lead in self.leads for cid, _ in lead.contacts}
+        linked |= {cid for lead, _ in self.trash for cid, _ in lead.contacts}  # restorable leads
+        orphans = [i for i, c in enumerate(self.contacts) if c.id not in linked]
+        # Prefer contacts that existed before this generation; else the one just added.
+        orphans = [i for i in orphans if self.contacts[i].created_at != stamp] or orphans
+        contact_ids: list[int] = []
+        if orphans:
+            contact = self.contacts.pop(rng.choice(orphans))
+            self._event(rng, "contact_deleted", contact.id, stamp, contact.responsible_user_id)
+            contact_ids.append(contact.id)
+        return lead_ids, contact_ids
 
     def reindex(self) -> None:
         self._lead_index = {lead.id: i for i, lead in enumerate(self.leads)}

@@ -123,7 +123,11 @@ def _control_routes(state: SandboxState) -> list[BaseRoute]:
         body = await request.body()
         params = json.loads(body) if body else {}
         now = params.get("now")
-        changed = state.scenario.advance(now=float(now) if now is not None else None)
+        changed = state.scenario.advance(
+            now=float(now) if now is not None else None,
+            inserts=bool(params.get("inserts", True)),
+            deletions=bool(params.get("deletions", True)),
+        )
         return JSONResponse({"generation": state.scenario.generation, **changed})
 
     async def info(request: Request) -> Response:
