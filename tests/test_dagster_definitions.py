@@ -70,7 +70,8 @@ def test_jobs_and_sensors(defs: dg.Definitions) -> None:
 def test_external_api_assets_have_pools(defs: dg.Definitions) -> None:
     graph = _graph(defs)
     pools = {
-        key: graph.get(key).pools for key in (dg.AssetKey(["raw", "amocrm_leads"]), dg.AssetKey(["dialog_analyses"]))
+        key: graph.get(key).pools
+        for key in (dg.AssetKey(["raw", "amocrm_leads"]), dg.AssetKey(["dialog_analyses"]))
     }
     assert pools[dg.AssetKey(["raw", "amocrm_leads"])] == {"amocrm"}
     assert pools[dg.AssetKey(["dialog_analyses"])] == {"gemini"}
