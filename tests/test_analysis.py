@@ -275,3 +275,18 @@ def _reuse(conn: psycopg.Connection, slug: str) -> str:
 def test_settings_repr_never_shows_the_key() -> None:
     s = GeminiSettings.from_config({"api_key": "AIzaSECRET123456", "model": MODEL})
     assert "SECRET" not in repr(s) and "SECRET" not in str(s.__dict__)
+
+
+def test_concurrency_is_sized_so_the_rpm_not_latency_is_the_brake() -> None:
+    """15 s per call at 120 RPM needs 30 calls in flight; an explicit setting wins; capped at 32."""
+    from synkro.analysis.gemini import GeminiSettings
+
+    def sized(**kw: object) -> int:
+        return GeminiSettings.from_config({"api_key": "k", "model": "m", **kw}).effective_concurrency()
+
+    assert (sized(rpm=120), sized(rpm=10), sized(rpm=2000), sized(rpm=120, max_concurrency=1)) == (
+        30,
+        3,
+        32,
+        1,
+    )

@@ -9,6 +9,7 @@ message instead of hundreds of failed rows.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -41,6 +42,11 @@ PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
     "gemini-2.5-pro": (1.25, 10.00),
 }
 
+# Sizing of concurrent calls: a slow (thinking) Gemini call takes up to ~15 s; more than 32 threads
+# buy nothing that the per-minute limit would allow.
+CALL_SECONDS = 15.0
+MAX_CONCURRENCY = 32
+
 _EXCLUDED_MODEL_WORDS = ("embedding", "tts", "image", "live", "robotics", "aqa", "imagen", "veo")
 
 
@@ -61,7 +67,7 @@ class GeminiSettings:
     base_url: str | None = None
     api_version: str = "v1beta"
     rpm: int = 60
-    max_concurrency: int = 8
+    max_concurrency: int | None = None  # None: sized from the RPM (see effective_concurrency)
     thinking_level: str | None = None
     max_output_tokens: int = 8192
     max_dialogs: int | None = None
@@ -77,6 +83,17 @@ class GeminiSettings:
 
     def __repr__(self) -> str:  # never show the key
         return f"GeminiSettings(model={self.model!r}, base_url={self.base_url!r}, rpm={self.rpm})"
+
+    def effective_concurrency(self) -> int:
+        """Calls in flight at once: enough that the RPM, not the latency, is the brake.
+
+        By Little's law a rate of ``rpm`` calls per minute at ``CALL_SECONDS`` per call needs
+        ``rpm * CALL_SECONDS / 60`` calls in flight; a fixed 8 would cap a 120-RPM tenant at
+        8 * 60 / 10 = 48 calls per minute when thinking makes each call take ~10 s.
+        """
+        if self.max_concurrency:
+            return self.max_concurrency
+        return max(2, min(MAX_CONCURRENCY, math.ceil(self.rpm * CALL_SECONDS / 60)))
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> GeminiSettings:
@@ -424,7 +441,7 @@ class GeminiAnalyzer:
                 if on_result:
                     on_result(result)
 
-        workers = max(1, min(self.settings.max_concurrency, len(accepted) or 1))
+        workers = max(1, min(self.settings.effective_concurrency(), len(accepted) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gemini") as pool:
             futures = [pool.submit(work, job, est) for job, est in accepted]
             for f in futures:
