@@ -67,7 +67,8 @@ class RunMirror:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         self.record_step(step, text)
         self.tctx.cp.jobs.add_event(self.job_run_id, f"{step} failed: {text}", step=step, level="error")
-        self.tctx.cp.jobs.update_run(self.job_run_id, step=step, error=text)
+        # The step leads the error so `synkro runs` shows which step failed, even after later steps ran.
+        self.tctx.cp.jobs.update_run(self.job_run_id, step=step, error=f"{step}: {text}")
 
     def record_step(self, step: str, state: str) -> None:
         run = self.tctx.cp.jobs.get_run(self.job_run_id)

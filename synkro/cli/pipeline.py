@@ -246,12 +246,16 @@ def runs(
     """Run history of a tenant, with the step that failed."""
     cp = controlplane()
     if events is not None:
-        rows = [e.to_dict() for e in cp.jobs.list_events(events)]
+        run_events = cp.jobs.list_events(events)
         if as_json:
-            print_json(rows)
+            print_json([e.to_dict() for e in run_events])
             return
-        for e in rows:
-            console.print(f"{e['at']:%Y-%m-%d %H:%M:%S} {e['level']:<7} {e['step'] or '':<13} {e['message']}")
+        for e in run_events:
+            console.print(
+                f"{e.at:%Y-%m-%d %H:%M:%S} {e.level:<7} {e.step or '':<13} {e.message}",
+                markup=False,
+                highlight=False,
+            )
         return
     history = cp.jobs.list_runs(slug, limit=limit)
     if as_json:
