@@ -85,17 +85,24 @@ def configure_tenant(cp: ControlPlane, info: dict[str, Any], slug: str = DEMO_SL
     )
 
 
+def _model_version(name: str) -> tuple[int, ...]:
+    match = re.match(r"gemini-(\d+(?:\.\d+)*)", name)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
 def pick_model(gemini: dict[str, Any]) -> str:
-    """The first current flash model the key can use, chosen from the live model list."""
+    """The newest pinned, non-preview flash-lite model the key can use (the brief's cheap default),
+    else the newest flash, chosen from the live model list — never from a hard-coded one."""
     from synkro.analysis.gemini import list_models
 
-    models = list_models({**gemini, "api_version": "v1beta"})
-    names = [m.name.removeprefix("models/") for m in models]
-    for name in names:
-        if "flash" in name and "lite" not in name and "preview" not in name:
-            return name
+    names = [m.name.removeprefix("models/") for m in list_models({**gemini, "api_version": "v1beta"})]
     if not names:
         raise RuntimeError("the Gemini endpoint lists no model that supports generateContent")
+    for family in ("flash-lite", "flash"):
+        pattern = re.compile(rf"gemini-(\d+(?:\.\d+)?)-{family}")
+        versions = [(float(m.group(1)), name) for name in names if (m := pattern.fullmatch(name))]
+        if versions:
+            return max(versions)[1]
     return names[0]
 
 
