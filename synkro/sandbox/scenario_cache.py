@@ -20,7 +20,7 @@ from pathlib import Path
 
 from synkro.sandbox import dialogs, scenario_data
 from synkro.sandbox import scenario as scenario_module
-from synkro.sandbox.scenario import Scenario, generate_scenario
+from synkro.sandbox.scenario import Chat, Contact, Lead, Scenario, generate_scenario
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +45,22 @@ def shift_scenario(sc: Scenario, delta_s: int) -> Scenario:
     out.users = list(sc.users)
     out.pipelines = list(sc.pipelines)
     out.contact_names = dict(sc.contact_names)
+    # Positional construction: about 3x faster than `_replace` over ~130,000 rows.
     out.leads = [
-        lead._replace(
-            created_at=lead.created_at + delta_s,
-            updated_at=lead.updated_at + delta_s,
-            closed_at=None if lead.closed_at is None else lead.closed_at + delta_s,
+        Lead(
+            *lead[:6],
+            lead.created_at + delta_s,
+            lead.updated_at + delta_s,
+            None if lead.closed_at is None else lead.closed_at + delta_s,
+            lead.contacts,
         )
         for lead in sc.leads
     ]
+    d = delta_s
     out.contacts = [
-        c._replace(created_at=c.created_at + delta_s, updated_at=c.updated_at + delta_s) for c in sc.contacts
+        Contact(*c[:5], c.created_at + d, c.updated_at + d, c.phones, c.email) for c in sc.contacts
     ]
-    out.chats = [c._replace(start_ms=c.start_ms + ms, end_ms=c.end_ms + ms) for c in sc.chats]
+    out.chats = [Chat(*c[:9], c.start_ms + ms, c.end_ms + ms, *c[11:]) for c in sc.chats]
     out.reindex()
     return out
 
