@@ -112,7 +112,7 @@ def test_first_load_second_load_and_changes(amo_sandbox: SandboxServer, database
     assert amocrm_log(amo_sandbox)["requests"] <= 8
 
     # The generator changes and adds records: only those are re-read and merged. (Deletions
-    # reach an incremental load only through events, which this source does not read yet.)
+    # come through events: tests/test_ingestion_amocrm_deletions.py.)
     changed = sc.advance(deletions=False)
     counts = load(amo_sandbox, slug, database_url, limiter)
     assert counts["amocrm_leads"] == len(changed["updated_leads"]) + len(changed["added_leads"])

@@ -8,7 +8,14 @@ Tables follow the raw contract in docs/architecture.md. Design choices:
   children emits one tombstone row (`hard_delete`) so the old ones are removed too.
 - Deletions: `lead_deleted`/`contact_deleted` (and `*_restored`) events since the last run, and
   on a full run a reconciliation of loaded ids against the ids seen. Deleted rows are re-emitted
-  from the warehouse with `is_deleted = true` (merge replaces whole rows).
+  from the warehouse with `is_deleted = true` (merge replaces whole rows); restored ones are
+  re-read by id (a restore need not bump `updated_at`).
+- Periodic reconciliation: the events API may be unavailable, events may be purged, and
+  `updated_at` is client-writable (back-dated writes evade any watermark; amocrm.md §3.3–3.4).
+  So when the last id scan of an entity (`reconciled_at` in its resource state) is older than
+  `reconcile_every_days` (default 7), an incremental run also pages through all ids
+  (`order[id]=asc`) and writes only the differences: rows missing from or stale in the warehouse,
+  and ids that vanished (flagged deleted). A full run and the first run count as a scan.
 - Pipelines/statuses/users are small: read in full each run, loaded only when they changed.
 """
 
@@ -24,8 +31,8 @@ from typing import Any
 import dlt
 
 from dlt_sources.amocrm import rows
-from dlt_sources.amocrm.destination import live_ids, loaded_rows
-from dlt_sources.amocrm.sync import IncrementalReader, probe_updated_at_filter
+from dlt_sources.amocrm.destination import live_ids, loaded_rows, loaded_stamps
+from dlt_sources.amocrm.sync import IncrementalReader, full_scan, probe_updated_at_filter
 from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMClient, AmoCRMHTTPError
 from synkro.clients.prefetch import prefetch
 
@@ -34,6 +41,8 @@ log = logging.getLogger(__name__)
 DELETION_EVENTS = ("lead_deleted", "contact_deleted", "lead_restored", "contact_restored")
 EVENTS_LIMIT = 100
 DELETED_MARK = "__deleted__"
+DEFAULT_RECONCILE_DAYS = 7.0
+FIRST_CURSOR_SLACK = 86400
 
 _CHILD_MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
@@ -45,7 +54,7 @@ class _RunContext:
         self.client = client
         self.full = full
         self._filter: bool | None = None
-        self._deleted: dict[str, set[int]] | None = None
+        self._deleted: dict[str, dict[str, set[int]]] | None = None
 
     def filter_honoured(self) -> bool:
         if self._filter is None:
@@ -58,39 +67,57 @@ class _RunContext:
                 )
         return self._filter
 
-    def deleted_ids(self, state: dict) -> dict[str, set[int]]:
-        """Ids deleted (and not restored since) per entity, from events after the saved cursor."""
+    def deleted_ids(self, state: dict) -> dict[str, dict[str, set[int]]]:
+        """Per entity (`lead`, `contact`): ids whose newest event since the saved cursor is a
+        deletion (`deleted`) or a restore (`restored`)."""
         if self._deleted is not None:
             return self._deleted
-        deleted: dict[str, set[int]] = {"lead": set(), "contact": set()}
+        latest: dict[tuple[str, int], str] = {}
         cursor = state.get("events_cursor")
         started = int(time.time())
         if cursor is not None:
             params: dict[str, Any] = {f"filter[type][{i}]": t for i, t in enumerate(DELETION_EVENTS)}
             params["filter[created_at][from]"] = int(cursor)
             newest = int(cursor)
+            events: list[dict] = []
             try:
                 for page in self.client.paginate("/api/v4/events", "events", params, limit=EVENTS_LIMIT):
-                    for event in sorted(page, key=lambda e: int(e.get("created_at") or 0)):
-                        kind = str(event.get("type", ""))
-                        entity = "lead" if kind.startswith("lead") else "contact"
-                        entity_id = int(event.get("entity_id") or 0)
-                        if kind.endswith("_deleted"):
-                            deleted[entity].add(entity_id)
-                        else:
-                            deleted[entity].discard(entity_id)
-                        newest = max(newest, int(event.get("created_at") or 0))
+                    events.extend(page)
             except AmoCRMHTTPError as exc:
-                # Events are unavailable to some integrations; full runs still reconcile by id.
+                # Events are unavailable to some integrations; reconciliation scans still find deletions.
                 log.warning(
-                    "amoCRM events API unavailable (HTTP %s); deletions found only by full runs", exc.status
+                    "amoCRM events API unavailable (HTTP %s); deletions found only by id scans", exc.status
                 )
+                events = []
+            # Pages come newest first: replay every event oldest first, so a restore that
+            # followed a deletion wins regardless of which page each landed on.
+            for event in sorted(events, key=lambda e: (int(e.get("created_at") or 0), str(e.get("id")))):
+                kind = str(event.get("type", ""))
+                entity = "lead" if kind.startswith("lead") else "contact"
+                latest[(entity, int(event.get("entity_id") or 0))] = kind
+                newest = max(newest, int(event.get("created_at") or 0))
             state["events_cursor"] = newest
         else:
-            # First run: the full scan sees only live rows; watch for deletions from now on.
-            state["events_cursor"] = started - 60
-        self._deleted = deleted
-        return deleted
+            # First run: the full scan sees only live rows; watch for deletions from now on. The day
+            # of slack covers clock skew between this host and amoCRM: older deletion events name
+            # ids that were never loaded, so re-reading them later changes nothing.
+            state["events_cursor"] = started - FIRST_CURSOR_SLACK
+        result: dict[str, dict[str, set[int]]] = {
+            e: {"deleted": set(), "restored": set()} for e in ("lead", "contact")
+        }
+        for (entity, entity_id), kind in latest.items():
+            result[entity]["deleted" if kind.endswith("_deleted") else "restored"].add(entity_id)
+        self._deleted = result
+        return result
+
+
+def reconcile_due(state: dict, every_days: float | None, now: float | None = None) -> bool:
+    """True when the entity's last id scan is older than `every_days` (never, if disabled)."""
+    if not every_days or every_days <= 0:
+        return False
+    last = state.get("reconciled_at")
+    now = time.time() if now is None else now
+    return last is None or now - float(last) >= every_days * 86400
 
 
 def _deleted_rows(table: str, ids: set[int]) -> list[dict]:
@@ -109,37 +136,93 @@ def amocrm_source(
     full: bool = False,
     overlap_seconds: int = 600,
     detect_deletions: bool = True,
+    reconcile_every_days: float | None = DEFAULT_RECONCILE_DAYS,
 ) -> Any:
-    """All amoCRM resources of one account. `full=True` rescans everything and reconciles deletions."""
+    """All amoCRM resources of one account.
+
+    `full=True` rescans and rewrites everything and reconciles deletions. Otherwise the load is
+    incremental, plus an id scan (only differences written) every `reconcile_every_days`
+    (None or 0 turns the periodic scan off).
+    """
     run = _RunContext(client, full)
 
     def raw_entity(entity: str, table: str, params: dict[str, Any]) -> Iterator[list[dict]]:
         state = dlt.current.resource_state()
+        had_rows = state.get("watermark") is not None
         reader = IncrementalReader(
             client,
             entity,
             state,
             params,
             full=full,
-            filter_honoured=run.filter_honoured()
-            if state.get("watermark") is not None and not full
-            else True,
+            filter_honoured=run.filter_honoured() if had_rows and not full else True,
             overlap_seconds=overlap_seconds,
         )
-        had_rows = state.get("watermark") is not None
+        started = time.time()
         # Fetch ahead while dlt processes the current page, so the rate limit is the only brake.
         yield from prefetch(reader.pages())
+        seen = reader.seen_ids
+        if seen is not None:
+            state["reconciled_at"] = started
+        elif detect_deletions and reconcile_due(state, reconcile_every_days, started):
+            log.info(
+                "amoCRM: periodic id scan of %s (last one over %s days ago)", entity, reconcile_every_days
+            )
+            seen = set()
+            # Read the warehouse here: dlt's pipeline context is not visible in the prefetch thread.
+            loaded = loaded_stamps(table)
+            yield from prefetch(_reconcile_scan(entity, params, loaded, reader.emitted_ids, seen))
+            state["reconciled_at"] = started
         if not detect_deletions:
             return
-        source_state = dlt.current.source_state()
-        gone = set(run.deleted_ids(source_state)[entity.rstrip("s")])
-        if reader.seen_ids is not None and had_rows:
-            gone |= live_ids(table) - reader.seen_ids
+        events = run.deleted_ids(dlt.current.source_state())[entity.rstrip("s")]
+        restored = events["restored"] - reader.emitted_ids - (seen or set())
+        if restored:
+            # Only rows still flagged: the inclusive cursor re-reads the newest event every run.
+            restored = {int(r["id"]) for r in loaded_rows(table, restored) if r.get("is_deleted")}
+        if restored:
+            back = _fetch_by_id(entity, params, restored)
+            if back:
+                log.info("amoCRM: %d %s restored from the trash", len(back), entity)
+                yield back
+        gone = set(events["deleted"])
+        if seen is not None and had_rows:
+            gone |= live_ids(table) - seen
         if gone:
             marked = _deleted_rows(table, gone)
             if marked:
                 log.info("amoCRM: marking %d %s deleted", len(marked), entity)
                 yield marked
+
+    def _reconcile_scan(
+        entity: str,
+        params: dict[str, Any],
+        loaded: dict[int, tuple[int | None, bool]],
+        emitted: set[int],
+        seen: set[int],
+    ) -> Iterator[list[dict]]:
+        """Every id in id order; yield only rows the warehouse lacks, holds stale, or holds deleted."""
+        for page in full_scan(client, entity, params):
+            fresh = []
+            for row in page:
+                row_id = int(row["id"])
+                seen.add(row_id)
+                if row_id in emitted:
+                    continue
+                stamp = loaded.get(row_id)
+                if stamp is None or stamp[1] or stamp[0] != int(row.get("updated_at") or 0):
+                    fresh.append(row)
+            if fresh:
+                log.info("amoCRM: id scan found %d %s missing or stale", len(fresh), entity)
+                yield fresh
+
+    def _fetch_by_id(entity: str, params: dict[str, Any], ids: set[int]) -> list[dict]:
+        rows_back = []
+        for row_id in sorted(ids):
+            body = client.get(f"/api/v4/{entity}/{row_id}", params or None)
+            if body and body.get("id"):  # 204: deleted again or purged since
+                rows_back.append(body)
+        return rows_back
 
     @dlt.resource(name="amocrm_leads_api", selected=False)
     def leads_api() -> Iterator[list[dict]]:

@@ -40,20 +40,29 @@ def loaded_rows(table: str, ids: Iterable[int]) -> list[dict]:
     return [{k: v for k, v in zip(columns, row, strict=True) if k not in _DLT_COLUMNS} for row in rows]
 
 
-def live_ids(table: str) -> set[int]:
-    """Ids of `table` not yet marked deleted; empty when the table does not exist yet."""
+def loaded_stamps(table: str) -> dict[int, tuple[int | None, bool]]:
+    """`{id: (updated_at as unix seconds, is_deleted)}` of every row of `table`; empty before the
+    first load. A reconciliation scan compares the API against this to write only differences."""
     try:
         pipeline = dlt.current.pipeline()
     except Exception:
-        return set()
+        return {}
     with pipeline.sql_client() as client:
         qualified = client.make_qualified_table_name(table)
         try:
             with client.execute_query(
-                f"select id from {qualified} where not coalesce(is_deleted, false)"
+                f"select id, extract(epoch from updated_at)::bigint, coalesce(is_deleted, false) "
+                f"from {qualified}"
             ) as cursor:
-                return {int(r[0]) for r in cursor.fetchall()}
+                return {
+                    int(r[0]): (None if r[1] is None else int(r[1]), bool(r[2])) for r in cursor.fetchall()
+                }
         except Exception as exc:
             if "does not exist" in str(exc):
-                return set()
+                return {}
             raise
+
+
+def live_ids(table: str) -> set[int]:
+    """Ids of `table` not yet marked deleted; empty when the table does not exist yet."""
+    return {row_id for row_id, (_, deleted) in loaded_stamps(table).items() if not deleted}

@@ -121,6 +121,7 @@ class IncrementalReader:
         self.filter_honoured = filter_honoured
         self.overlap = overlap_seconds
         self.seen_ids: set[int] | None = None
+        self.emitted_ids: set[int] = set()
 
     def pages(self) -> Iterator[list[dict]]:
         watermark = self.state.get("watermark")
@@ -153,6 +154,7 @@ class IncrementalReader:
                     continue
                 new_recent[str(row["id"])] = updated
                 changed.append(row)
+                self.emitted_ids.add(int(row["id"]))
                 if new_watermark is None or updated > new_watermark:
                     new_watermark = updated
             if changed:
