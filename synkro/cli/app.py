@@ -28,6 +28,7 @@ GROUPS: list[str] = [
     "sandbox",
     "supabase",
     "gemini",
+    "amocrm",
 ]
 
 
