@@ -71,14 +71,24 @@ class TokenConflictError(AmoCRMError):
     """The stored pair changed between load and save (someone else wrote the config)."""
 
 
-def jwt_expiry(token: str) -> datetime | None:
-    """The `exp` claim of a JWT access or long-lived token, read without verification (for display)."""
+def _jwt_time(token: str, claim: str) -> datetime | None:
     try:
         payload = token.split(".")[1]
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.fromtimestamp(int(data["exp"]), tz=UTC)
-    except (IndexError, ValueError, KeyError, TypeError):
+        return datetime.fromtimestamp(int(data[claim]), tz=UTC)
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The `exp` claim of a JWT access or long-lived token, read without verification (for display)."""
+    return _jwt_time(token, "exp")
+
+
+def jwt_issued_at(token: str) -> datetime | None:
+    """The `iat` claim. An OAuth access token is issued together with its refresh token, so the
+    stored access token's `iat` tells how long the refresh token has gone unused (it dies at 3 months)."""
+    return _jwt_time(token, "iat")
 
 
 def _pair_from_response(body: dict) -> TokenPair:

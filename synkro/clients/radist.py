@@ -26,7 +26,25 @@ PAGE_LIMIT = 100
 
 
 class RadistError(RuntimeError):
-    """Base error of the Radist client. Messages never contain the API key."""
+    """Base error of the Radist client. Messages never contain the API key.
+
+    `status` is the HTTP status when the server answered (402 unpaid, 403 blocked or scope, ...).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def _server_detail(response: httpx.Response) -> str:
+    """The server's short reason (`detail` of a JSON error, else the start of the body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:120]
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])[:200]
+    return str(body)[:120]
 
 
 class RadistAuthError(RadistError):
@@ -123,16 +141,18 @@ class RadistClient:
             if response is not None:
                 if response.status_code in (401, 403):
                     raise RadistAuthError(
-                        f"Radist rejected the API key (HTTP {response.status_code}) "
-                        f"for GET /{path.lstrip('/')}: "
+                        f"Radist rejected the API key (HTTP {response.status_code}: "
+                        f"{_server_detail(response)}) for GET /{path.lstrip('/')}: "
                         "check that the key is valid and has the 'messaging' scope "
-                        "(and 'connections' for connection lists)"
+                        "(and 'connections' for connection lists)",
+                        response.status_code,
                     )
                 if response.status_code not in RETRY_STATUSES:
                     if response.status_code >= 400:
                         raise RadistError(
                             f"Radist GET /{path.lstrip('/')} failed with HTTP {response.status_code}: "
-                            f"{response.text[:300]!r}"
+                            f"{_server_detail(response)!r}",
+                            response.status_code,
                         )
                     if response.status_code == 204 or not response.content.strip():
                         return None
