@@ -243,7 +243,8 @@ def test_generator_bad_dialogs_score_lower_and_carry_the_right_flags(
     qualities = [truth[int(d.dialog_id)]["quality"] for d in report.riskiest]
     assert qualities and qualities[: len(bad)] == ["bad"] * min(len(bad), len(qualities)), qualities
     assert report.best is None or truth[int(report.best.dialog_id)]["quality"] == "good"
-    assert all(d.evidence and d.lead_url for d in report.riskiest if d.lead_id is not None)
+    assert all(d.lead_url for d in report.riskiest if d.lead_id is not None)
+    assert any(d.evidence for d in report.riskiest)  # a quoted line (a speed criterion may quote none)
 
 
 def test_no_phone_or_email_reached_gemini(tenant: E2ETenant) -> None:
