@@ -103,12 +103,16 @@ def _finish(context: dg.RunStatusSensorContext, status: str, error: str | None =
         cp.jobs.finish_run(job_run.id, status, error=error)
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitor_all_code_locations=False)
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def mirror_success(context: dg.RunStatusSensorContext) -> None:
     _finish(context, "succeeded")
 
 
-@dg.run_failure_sensor(monitor_all_code_locations=False)
+@dg.run_failure_sensor(monitor_all_code_locations=False, default_status=dg.DefaultSensorStatus.RUNNING)
 def mirror_failure(context: dg.RunFailureSensorContext) -> None:
     _finish(context, "failed", error=context.failure_event.message)
 
