@@ -250,6 +250,18 @@ def test_generator_bad_dialogs_score_lower_and_carry_the_right_flags(
 def test_no_phone_or_email_reached_gemini(tenant: E2ETenant) -> None:
     calls = generate_calls(gemini_requests(tenant)[tenant.gemini_before :])
     assert calls
+    # The customers did type personal data into the window's dialogs (the generator puts a phone
+    # and an e-mail into some), so a pass means masking worked, not that there was nothing to mask.
+    with psycopg.connect(tenant.cp.url) as conn:
+        texts = [
+            row[0]
+            for row in conn.execute(
+                f'select text from "{tenant.slug}_marts".fct_dialog_messages '
+                "where sent_at >= %s and sent_at < %s and text is not null",
+                (tenant.window.start, tenant.window.end),
+            )
+        ]
+    assert any(EMAIL_RE.search(t) for t in texts) and any(PHONE_RE.search(t) for t in texts)
     known = {
         p["e164"][-10:]
         for phones in tenant.sandbox.state.ground_truth()["phones"].values()

@@ -187,6 +187,15 @@ class _Writer:
         return self.rng.uniform(2.5 * 3600, 9 * 3600)
 
 
+def contact_details(start_ms: int) -> str:
+    """Personal data customers type into chats (a phone and an e-mail), derived from the dialog's
+    start without drawing from the rng, so the rest of the scenario stays as it was. Synkro must
+    mask these before any text leaves for Gemini."""
+    n = start_ms // 1000
+    phone = f"8 (9{n % 100:02d}) {n // 100 % 1000:03d}-{n // 7 % 100:02d}-{n // 11 % 100:02d}"
+    return f"Мой запасной номер {phone}, почта client{n % 100000}@mail.ru"
+
+
 def build_dialog(rng: random.Random, pattern: str, start_ms: int, ctx: DialogContext) -> list[Message]:
     """The messages of one chat, oldest first."""
     w = _Writer(rng, start_ms, ctx.is_waba)
@@ -214,7 +223,7 @@ def build_dialog(rng: random.Random, pattern: str, start_ms: int, ctx: DialogCon
         w.cust(f(OBJ_C), w.cust_reply())
         w.mgr(f(OBJ_GOOD), w.fast())
         w.mgr(f(NEXT_M), w.burst())
-        w.cust(f(NEXT_C), w.cust_reply())
+        w.cust(f(NEXT_C) + " " + contact_details(start_ms), w.cust_reply())
         w.mgr(f(CONFIRM_M), w.fast())
     elif pattern == "good_quick":
         w.cust(f(PRICE_Q), w.burst())
@@ -242,7 +251,7 @@ def build_dialog(rng: random.Random, pattern: str, start_ms: int, ctx: DialogCon
         w.cust(f(NEXT_C), w.cust_reply())
         w.mgr(f(CONFIRM_M), w.fast())
     elif pattern == "bad_unanswered":
-        w.cust(f(NEED_C), w.burst())
+        w.cust(f(NEED_C) + ". " + contact_details(start_ms), w.burst())
         w.cust(f(PRICE_Q), w.burst())
         w.cust(f(NUDGE_C), w.rng.uniform(1800, 7200))
     elif pattern == "bad_slow":
