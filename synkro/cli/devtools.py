@@ -104,18 +104,21 @@ def docs(
     build_only: bool = typer.Option(False, "--build-only", help="Generate the site and exit."),
 ) -> None:
     """Build the dbt docs (models, columns, lineage) and serve them locally."""
+    from synkro.demo import DEMO_SLUG
     from synkro.modeling.docs import build_docs, serve_docs
     from synkro.tenant_context import TenantContext
 
     cp = controlplane()
     slugs = [t.slug for t in cp.tenants.list()]
-    slug = tenant or (slugs[0] if slugs else None)
+    # Descriptions and lineage are the same for every tenant; the catalog (column types, row
+    # counts) is one tenant's. The demo tenant, when there is one, is what `make docs` shows.
+    slug = tenant or (DEMO_SLUG if DEMO_SLUG in slugs else (slugs[0] if slugs else None))
     if slug is None:
         site = build_docs(cp.url, "__none__")
     else:
         tctx = TenantContext.load(slug, cp)
         site = build_docs(tctx.warehouse_url(), slug, tctx.step_settings())
-    console.print(f"dbt docs built in {site}")
+    console.print(f"dbt docs built in {site}" + (f" (catalog of tenant {slug})" if slug else ""))
     if build_only:
         return
     console.print(f"serving on http://127.0.0.1:{port}  (Ctrl-C to stop)")
