@@ -13,6 +13,7 @@ import dagster as dg
 
 from synkro.controlplane import open_controlplane
 from synkro_dagster import tags
+from synkro_dagster.fallback import FALLBACK_TAG, REPORT_CHAIN, needs_fallback_report
 from synkro_dagster.partitions import TENANT_PARTITIONS_NAME
 
 
@@ -35,6 +36,7 @@ def run_tags(args: argparse.Namespace) -> dict[str, str]:
         tags.TENANT: args.tenant,
         tags.TRIGGER: args.trigger,
         tags.JOB_RUN_ID: str(args.job_run_id),
+        tags.LAUNCHED_BY: "cli",
     }
     if args.window_start and args.window_end:
         values[tags.WINDOW_START] = args.window_start
@@ -97,11 +99,33 @@ def execute(args: argparse.Namespace, asset_selection: list[dg.AssetKey] | None 
         for event in result.all_events
         if event.event_type_value == "STEP_FAILURE"
     ]
+    failed_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    if args.job == "forced_report" and asset_selection is None and needs_fallback_report(failed_steps):
+        _fallback_report(args, instance, jobs)
     current = jobs.get_run(args.job_run_id)
     jobs.finish_run(
         args.job_run_id, "failed", error=current.error or (failures[0] if failures else "run failed")
     )
     return 1
+
+
+def _fallback_report(args: argparse.Namespace, instance: dg.DagsterInstance, jobs) -> None:
+    """A load or dbt step failed: still send the report, built from the data there is and saying
+    plainly which step failed (the failure is recorded on the shared job_runs row)."""
+    from synkro_dagster.definitions import defs
+
+    jobs.add_event(args.job_run_id, "an upstream step failed: sending the report from the data there is")
+    tags = {**run_tags(args), FALLBACK_TAG: "true"}
+    job = defs.resolve_job_def(args.job)
+    result = job.execute_in_process(
+        partition_key=args.tenant,
+        instance=instance,
+        tags=tags,
+        raise_on_error=False,
+        asset_selection=REPORT_CHAIN,
+    )
+    if not result.success:
+        jobs.add_event(args.job_run_id, "the fallback report could not be sent either", level="error")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import dagster as dg
 from synkro.controlplane import DuplicateRunError, open_controlplane
 from synkro.schedule import due_windows, scheduled_key
 from synkro_dagster import tags
+from synkro_dagster.fallback import FALLBACK_TAG, REPORT_CHAIN, needs_fallback_report
 from synkro_dagster.jobs import forced_report
 from synkro_dagster.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
 
@@ -88,19 +89,25 @@ def daily_report_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=requests)
 
 
+def _job_run_for(cp, run: dg.DagsterRun):
+    if run.tags.get(tags.JOB_RUN_ID):
+        return cp.jobs.get_run(int(run.tags[tags.JOB_RUN_ID]))
+    return cp.jobs.find_run(f"dagster:{run.run_id}")
+
+
 def _finish(context: dg.RunStatusSensorContext, status: str, error: str | None = None) -> None:
     run = context.dagster_run
     slug = run.tags.get(tags.TENANT) or run.tags.get("dagster/partition")
-    if not slug:
-        return
+    if not slug or run.tags.get(tags.LAUNCHED_BY) == "cli":
+        return  # the CLI runner closes its own rows
     cp = open_controlplane()
-    job_run = None
-    if run.tags.get(tags.JOB_RUN_ID):
-        job_run = cp.jobs.get_run(int(run.tags[tags.JOB_RUN_ID]))
-    else:
-        job_run = cp.jobs.find_run(f"dagster:{run.run_id}")
-    if job_run is not None and job_run.status not in ("succeeded", "failed", "cancelled"):
-        cp.jobs.finish_run(job_run.id, status, error=error)
+    job_run = _job_run_for(cp, run)
+    if job_run is None or job_run.status in ("succeeded", "failed", "cancelled"):
+        return
+    if run.tags.get(FALLBACK_TAG) == "true":
+        # The report went out after an upstream failure: the run as a whole still failed.
+        status, error = "failed", job_run.error or error or "an upstream step failed"
+    cp.jobs.finish_run(job_run.id, status, error=error)
 
 
 @dg.run_status_sensor(
@@ -112,9 +119,42 @@ def mirror_success(context: dg.RunStatusSensorContext) -> None:
     _finish(context, "succeeded")
 
 
-@dg.run_failure_sensor(monitor_all_code_locations=False, default_status=dg.DefaultSensorStatus.RUNNING)
-def mirror_failure(context: dg.RunFailureSensorContext) -> None:
-    _finish(context, "failed", error=context.failure_event.message)
+@dg.run_failure_sensor(
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    request_job=forced_report,
+)
+def mirror_failure(context: dg.RunFailureSensorContext):
+    """Close the run's job_runs row; after a failed load or dbt step, request the report-only run."""
+    run = context.dagster_run
+    failed_steps = {
+        record.event_log_entry.step_key
+        for record in context.instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+        ).records
+    }
+    fallback = (
+        run.job_name == forced_report.name
+        and run.tags.get(FALLBACK_TAG) != "true"
+        and run.tags.get(tags.LAUNCHED_BY) != "cli"
+        and needs_fallback_report(failed_steps)
+    )
+    if not fallback:
+        _finish(context, "failed", error=context.failure_event.message)
+        return None
+    cp = open_controlplane()
+    job_run = _job_run_for(cp, run)
+    run_tags = {k: v for k, v in run.tags.items() if k.startswith("synkro/")}
+    if job_run is not None:
+        run_tags[tags.JOB_RUN_ID] = str(job_run.id)
+        cp.jobs.add_event(job_run.id, "an upstream step failed: sending the report from the data there is")
+    run_tags[FALLBACK_TAG] = "true"
+    return dg.RunRequest(
+        run_key=f"fallback:{run.run_id}",
+        partition_key=run.tags.get("dagster/partition"),
+        asset_selection=REPORT_CHAIN,
+        tags=run_tags,
+    )
 
 
 ALL_SENSORS = [tenant_partitions_sensor, daily_report_sensor, mirror_success, mirror_failure]

@@ -446,3 +446,35 @@ def test_every_report_was_delivered_and_none_twice(tenant: E2ETenant) -> None:
         for send in sends:
             ids = send["message_ids"]
             assert len(ids) == len(set(ids)) and send["completed"]
+
+
+def test_failed_load_still_sends_a_report_that_names_the_failed_step(runtime_env: E2ETenant) -> None:
+    """amoCRM refuses (unpaid account): the run fails visibly, and the owner still gets the report,
+    built from the data already there, saying plainly that the amoCRM load failed."""
+    import dagster as dg  # noqa: F401 - the runner needs the Dagster instance from the environment
+
+    from synkro_dagster import runner
+
+    t = runtime_env
+    window = _half(t.window, second=True)
+    window = Window(window.start - timedelta(minutes=1), window.end, "forced")  # a window of its own
+    before = telegram_messages(t)
+    t.sandbox.state.set_faults("amocrm", account_status="unpaid")
+    try:
+        key = f"test:{t.slug}:{uuid.uuid4().hex[:8]}"
+        job_run = t.cp.jobs.create_run(
+            t.slug, "forced_report", "manual", key, window_start=window.start, window_end=window.end
+        )
+        argv = ["--tenant", t.slug, "--job", "forced_report", "--job-run-id", str(job_run.id)]
+        argv += ["--window-start", window.start.isoformat(), "--window-end", window.end.isoformat()]
+        code = runner.execute(runner.parse_args(argv))
+    finally:
+        t.sandbox.state.set_faults("amocrm", account_status="active")
+    assert code == 1
+    run = t.cp.jobs.get_run(job_run.id)
+    assert run.status == "failed" and run.error.startswith("amocrm: ")
+    report = _report(t, window)
+    assert report.status == "sent"
+    new = telegram_messages(t)[len(before) :]
+    text = _texts(new)
+    assert new and "amocrm" in text.lower() and ("402" in text or "оплач" in text.lower()), text[:2000]
