@@ -75,3 +75,13 @@ def test_external_api_assets_have_pools(defs: dg.Definitions) -> None:
     }
     assert pools[dg.AssetKey(["raw", "amocrm_leads"])] == {"amocrm"}
     assert pools[dg.AssetKey(["dialog_analyses"])] == {"gemini"}
+
+
+def test_fallback_report_only_after_upstream_failures() -> None:
+    from synkro_dagster.fallback import needs_fallback_report
+
+    assert needs_fallback_report({"amocrm_raw"})
+    assert needs_fallback_report({"radist_raw", "dbt_core"})
+    assert not needs_fallback_report({"report__telegram_delivery"})
+    assert not needs_fallback_report({"amocrm_raw", "report__daily_report"})
+    assert not needs_fallback_report(set())
