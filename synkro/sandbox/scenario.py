@@ -614,6 +614,10 @@ def generate_scenario(seed: int = 42, size: str = "small", now: float | None = N
         main_contact = sc.contact(main)
         assert main_contact is not None
         created = main_contact.created_at + rng.randrange(0, 15 * DAY)
+        if i % 6 == 0:
+            # New deals of the last days (a returning customer writes again), so daily reports
+            # count new leads. Derived from the draw above: the rng sequence stays as it was.
+            created = now_s - 3600 - (created - main_contact.created_at) % (3 * DAY)
         updated = now_s - rng.randrange(120, 7 * DAY)
         while updated in used_updated:  # unique seconds keep "most recently updated" unambiguous
             updated -= 1
