@@ -619,6 +619,8 @@ def generate_scenario(seed: int = 42, size: str = "small", now: float | None = N
             # count new leads. Derived from the draw above: the rng sequence stays as it was.
             created = now_s - 3600 - (created - main_contact.created_at) % (3 * DAY)
         updated = now_s - rng.randrange(120, 7 * DAY)
+        if updated < created:  # a new deal is touched after it was created
+            updated = min(now_s - 60, created + (now_s - updated) % 7200)
         while updated in used_updated:  # unique seconds keep "most recently updated" unambiguous
             updated -= 1
         used_updated.add(updated)
