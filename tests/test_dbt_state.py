@@ -62,14 +62,15 @@ def test_second_run_with_same_vars_partial_parses(home: Path) -> None:
     assert "Unable to do partial parsing" not in second
     assert "Starting full parse" not in second
 
-    # New vars (another timezone) invalidate the state once, as dbt documents.
-    changed = _parse("acme", dbt_vars("acme", {"timezone": "Asia/Almaty"}))
-    assert "Unable to do partial parsing because config vars" in changed
-
 
 def test_resource_skips_dbt_version_subprocess_and_adapter() -> None:
+    from dagster_dbt import DbtCliResource
+
     from synkro_dagster.assets.modeling import SynkroDbtCli
 
+    # The overrides only help while dagster-dbt still has these hooks under these names.
+    assert hasattr(DbtCliResource, "_cli_version")
+    assert hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
     dbt = SynkroDbtCli(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(dbt_executable()))
     started = time.monotonic()
     assert str(dbt._cli_version) == importlib.metadata.version("dbt-core")
