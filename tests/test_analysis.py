@@ -290,3 +290,21 @@ def test_concurrency_is_sized_so_the_rpm_not_latency_is_the_brake() -> None:
         32,
         1,
     )
+
+
+@pytest.mark.timeout(90)
+def test_more_dialogs_than_the_rpm_window_holds_do_not_hang(
+    emulators: Emulators, conn: psycopg.Connection
+) -> None:
+    """Each call gives its rate-limit slot back when the answer arrives, so a run with more dialogs
+    than one window's worth waits for the window instead of blocking forever."""
+    from synkro.analysis.gemini import GeminiAnalyzer
+    from synkro.clients.ratelimit import RateLimiter
+
+    slug = _slug()
+    create_marts(conn, slug, _dialogs(), [])
+    analyzer = GeminiAnalyzer(GeminiSettings.from_config(_config(emulators), rpm=1))
+    analyzer.limiter = RateLimiter(rate=1, period=0.2, margin=1.0)  # one call per 0.2 s window
+    summary = analyze_window(conn, slug, START, END, {}, _config(emulators), analyzer=analyzer)
+    assert (summary.analyzed, summary.failed) == (3, 0)
+    assert analyzer.limiter.acquired == 3

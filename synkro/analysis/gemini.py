@@ -300,13 +300,17 @@ class GeminiAnalyzer:
         server_failures = 0
         rate_limited = 0
         while True:
-            if self.limiter:
-                self.limiter.acquire()
+            # The slot is held until the answer arrives, then its window starts (see RateLimiter).
+            slot = self.limiter.acquire() if self.limiter else None
             self.calls += 1
             try:
-                return self.client.models.generate_content(
-                    model=model, contents=prompt, config=self._config()
-                )
+                try:
+                    return self.client.models.generate_content(
+                        model=model, contents=prompt, config=self._config()
+                    )
+                finally:
+                    if slot is not None:
+                        self.limiter.release(slot)
             except genai_errors.APIError as exc:
                 fatal = classify_fatal(exc, model)
                 if fatal:
