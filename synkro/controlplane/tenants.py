@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 SLUG_RE = re.compile(SLUG_PATTERN)
 DEFAULT_TIMEZONE = "Europe/Moscow"
-TENANT_SCHEMA_SUFFIXES = ("raw", "staging", "marts", "analysis")
+# raw_staging: dlt's merge staging dataset next to <slug>_raw.
+TENANT_SCHEMA_SUFFIXES = ("raw", "raw_staging", "staging", "marts", "analysis")
 
 
 def validate_slug(slug: str) -> str:
@@ -51,7 +52,8 @@ def validate_timezone(name: str) -> str:
 
 
 def tenant_schemas(slug: str) -> list[str]:
-    """The per-tenant warehouse schemas: `<slug>_raw`, `<slug>_staging`, `<slug>_marts`, `<slug>_analysis`."""
+    """The per-tenant warehouse schemas: `<slug>_raw` (and dlt's `_raw_staging`), `_staging`, `_marts`,
+    `_analysis`."""
     validate_slug(slug)
     return [f"{slug}_{suffix}" for suffix in TENANT_SCHEMA_SUFFIXES]
 
@@ -210,6 +212,9 @@ class TenantRepository:
             self._cp.audit.record(
                 actor, "tenant.delete", slug, {"dropped_schemas": schemas, "warnings": warnings}, conn=conn
             )
+        from synkro.modeling.dbt_state import remove_tenant_state
+
+        remove_tenant_state(slug)  # local dbt parse state and run dirs of the tenant
         return warnings
 
     def _external_dsn(self, slug: str, warnings: list[str]) -> str | None:

@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from synkro.report.model import Report
 
 
@@ -21,6 +16,12 @@ def manager_chart_png(report: Report) -> bytes | None:
     managers = report.managers[:15]
     if not managers:
         return None
+    # Imported here: matplotlib costs ~2 s at import, paid by every process loading the code location.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     names = [m.manager_name[:24] for m in managers]
     scores = [m.average_score or 0 for m in managers]
     minutes = [(m.median_first_response_seconds or 0) / 60 for m in managers]
