@@ -52,6 +52,12 @@ class RunMirror:
         jobs.update_run(job_run_id, dagster_run_id=run.run_id)
         return cls(tctx, job_run_id)
 
+    def set_window(self, window) -> None:
+        """Record the report window on the row (runs launched from the UI carry none in their tags)."""
+        run = self.tctx.cp.jobs.get_run(self.job_run_id)
+        if run.window_start is None:
+            self.tctx.cp.jobs.update_run(self.job_run_id, window_start=window.start, window_end=window.end)
+
     def start(self, step: str) -> None:
         index = STEPS.index(step) if step in STEPS else 0
         self.tctx.cp.jobs.update_run(

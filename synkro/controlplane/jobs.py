@@ -161,9 +161,13 @@ class JobRunRepository:
         dagster_run_id: str | None = None,
         error: str | None = None,
         details: dict[str, Any] | None = None,
+        window_start: datetime | None = None,
+        window_end: datetime | None = None,
     ) -> JobRun:
         """Move a run along: the first `running` stamps started_at, a final state stamps finished_at."""
         values: dict[str, Any] = {"updated_at": func.now()}
+        if window_start is not None and window_end is not None:
+            values["window_start"], values["window_end"] = window_start, window_end
         if status is not None:
             if status not in RUN_STATUSES:
                 raise BadInputError(

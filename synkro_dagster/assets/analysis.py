@@ -28,6 +28,7 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
     mirror = RunMirror.attach(context, tctx)
     mirror.start("analysis")
     window = run_window(context, tctx)
+    mirror.set_window(window)
     gemini = tctx.config("gemini")
     if gemini is None:
         note = "Gemini is not configured for this tenant; dialogs were not scored"

@@ -35,6 +35,7 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
     mirror = RunMirror.attach(context, tctx)
     mirror.start("report")
     window = run_window(context, tctx)
+    mirror.set_window(window)
     try:
         amocrm = tctx.config("amocrm")
         with connect(tctx.warehouse_url()) as conn:
@@ -100,6 +101,7 @@ def telegram_delivery(context: dg.AssetExecutionContext, synkro: SynkroResource)
     mirror = RunMirror.attach(context, tctx)
     mirror.start("telegram")
     window = run_window(context, tctx)
+    mirror.set_window(window)
     record = tctx.cp.reports.find_report(tctx.slug, REPORT_TYPE, window.start, window.end)
     if record is None:
         raise RuntimeError(f"no report for tenant {tctx.slug!r} and window {window.key()}")
