@@ -100,10 +100,14 @@ def load_amocrm(info: dict, url: str, slug: str, limiter: RateLimiter) -> tuple[
 def load_radist(info: dict, url: str, slug: str) -> tuple[dict[str, int], int]:
     from dlt_sources.radist import radist_source
     from synkro.clients.radist import RadistClient
+    from synkro.clients.tenant_clients import radist_concurrency
     from synkro.loading import run_load
 
     r = info["radist"]
-    with RadistClient(r["base_url"], r["api_key"], r["company_id"], min_interval=0.0) as client:
+    # Product concurrency (SYNKRO_RADIST_MAX_IN_FLIGHT or the default); pacing off, to see throughput.
+    with RadistClient(
+        r["base_url"], r["api_key"], r["company_id"], min_interval=0.0, max_in_flight=radist_concurrency()
+    ) as client:
         counts = run_load(slug, radist_source(client, "RU", mode="radist_only"), destination_url=url)
         return counts, client.requests
 
@@ -138,6 +142,7 @@ def child(info_path: str, url: str) -> None:
     started = time.monotonic()
     amo_counts, amo_requests = load_amocrm(info, url, "bench_free", RateLimiter(None))
     amo_s = time.monotonic() - started
+    amo_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
     rad_counts, rad_requests = load_radist(info, url, "bench_free")
     rad_s = time.monotonic() - started
@@ -149,7 +154,9 @@ def child(info_path: str, url: str) -> None:
                 "amocrm_rows_per_s": round(amo_rows / amo_s, 1),
                 "radist": {"rows": rad_rows, "requests": rad_requests, "seconds": round(rad_s, 2)},
                 "radist_rows_per_s": round(rad_rows / rad_s, 1),
+                "peak_rss_after_amocrm_mb": round(amo_rss, 1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "radist_max_in_flight": int(os.environ.get("SYNKRO_RADIST_MAX_IN_FLIGHT") or 0) or "default",
             }
         )
     )

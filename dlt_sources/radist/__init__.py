@@ -9,6 +9,10 @@ Radist has no server-side filter by phone or by time for chats, so every run pag
 - which chats need their messages re-read: those whose last message is newer than what the last
   load saw. Their messages are paged backwards only down to that point minus `overlap`, so late
   status changes in the overlap are merged again on `message_id`.
+
+Messages of a batch of chats are read by a few worker threads (`messages.read_messages`), rows
+streamed to dlt in bounded batches; since rows merge on `message_id` and each chat's mark is
+the max of what was seen, the order chats finish in does not matter.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any, Literal
 import dlt
 
 from dlt_sources.radist import rows
-from synkro.clients.radist import RadistClient, parse_radist_time
+from dlt_sources.radist.messages import ChatDone, ChatRead, read_messages
+from synkro.clients.prefetch import prefetch
+from synkro.clients.radist import PAGE_LIMIT, RadistClient, parse_radist_time
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +43,20 @@ def radist_source(
     known_phones: set[str] | None = None,
     full: bool = False,
     overlap: timedelta = timedelta(hours=3),
+    workers: int | None = None,
+    batch_rows: int = 500,
 ) -> Any:
-    """Radist chats and messages of one company (`client.company_id`)."""
+    """Radist chats and messages of one company (`client.company_id`).
+
+    `workers` chats' messages are read at once (default: the client's in-flight cap, which also
+    bounds it); rows reach dlt in batches of at most `batch_rows`.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if mode == "amocrm_radist" and known_phones is None:
         raise ValueError("mode 'amocrm_radist' needs known_phones (the tenant's amoCRM contact phones)")
     phones = set(known_phones or ())
+    workers = max(1, min(workers or client.throttle.max_in_flight, client.throttle.max_in_flight))
 
     @dlt.resource(name="radist_chats_api", selected=False)
     def chats_api() -> Iterator[list[dict]]:
@@ -56,7 +69,8 @@ def radist_source(
             log.warning("Radist chat sources unavailable (%s); channel left empty", type(exc).__name__)
         batch: list[dict] = []
         skipped = 0
-        for contact in client.contacts_with_chats():
+        # The next contact pages are read while dlt and the message workers handle this one.
+        for contact in prefetch(client.contacts_with_chats(), depth=2 * PAGE_LIMIT):
             for chat in contact.get("chats") or []:
                 row = rows.chat_row(contact, chat, region, channels)
                 if mode == "amocrm_radist" and row["phone_e164"] not in phones:
@@ -98,27 +112,31 @@ def radist_source(
     )
     def radist_messages(batch: list[dict]) -> Iterator[list[dict]]:
         state = dlt.current.resource_state().setdefault("last_message_at", {})
+        latest: dict[int, datetime | None] = {}
+        reads: list[ChatRead] = []
         for chat in batch:
             key = str(chat["chat_id"])
             loaded = parse_radist_time(state.get(key)) if not full else None
-            latest: datetime | None = chat["last_message_at"]
-            if loaded is not None and (latest is None or latest <= loaded):
+            last: datetime | None = chat["last_message_at"]
+            if loaded is not None and (last is None or last <= loaded):
                 continue
-            since = loaded - overlap if loaded is not None else None
-            out: list[dict] = []
-            newest = loaded
-            for message in client.messages(chat["chat_id"], since=since):
-                row = rows.message_row(message, chat["chat_id"])
-                out.append(row)
-                if row["sent_at"] is not None and (newest is None or row["sent_at"] > newest):
-                    newest = row["sent_at"]
-                if len(out) >= 500:
-                    yield out
-                    out = []
-            if out:
-                yield out
-            mark = max(filter(None, (newest, latest)), default=None)
-            if mark is not None:
-                state[key] = mark.isoformat()
+            latest[chat["chat_id"]] = last
+            reads.append(ChatRead(chat["chat_id"], loaded - overlap if loaded is not None else None, loaded))
+        # Rows by message_id: a message seen twice in one batch (paging overlap) is written once.
+        out: dict[str, dict] = {}
+        for item in read_messages(client, reads, workers):
+            if isinstance(item, ChatDone):
+                # Every row of the chat is in `out` or already yielded: its mark may advance.
+                mark = max(filter(None, (item.newest, latest[item.chat_id])), default=None)
+                if mark is not None:
+                    state[str(item.chat_id)] = mark.isoformat()
+                continue
+            for row in item.rows:
+                out[row["message_id"]] = row
+            if len(out) >= batch_rows:
+                yield list(out.values())
+                out = {}
+        if out:
+            yield list(out.values())
 
     return chats_api, radist_chats, radist_messages

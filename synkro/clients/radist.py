@@ -1,9 +1,11 @@
 """Read-only Radist.Online API v2 client: companies, chat sources, dialogs and their messages.
 
-Radist publishes no rate limit but does answer 429, so the client keeps one request in flight
-(a per-client lock), paces requests a little, and backs off exponentially (2 s x 2^n, capped) on
-408/425/429/5xx and connection drops. 401/403 mean the key is wrong or lacks the `messaging`
-scope; retrying cannot help, so they raise `RadistAuthError` at once.
+Radist publishes no rate limit but does answer 429, so the client keeps few requests in flight
+(`max_in_flight`, default 4, shared by every thread using the client), paces request starts a
+little, and backs off exponentially (2 s x 2^n, capped) on 408/425/429/5xx and connection drops;
+a 429 pauses all threads at once and halves the requests in flight (`SharedThrottle`).
+401/403 mean the key is wrong or lacks the `messaging` scope; retrying cannot help, so they
+raise `RadistAuthError` at once.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from typing import Any
 
 import httpx
 
+from synkro.clients.throttle import SharedThrottle
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 PAGE_LIMIT = 100
+# docs/apis/radist.md: limits unknown, keep few requests in flight. Four, halved on every 429 (down to
+# one, the reference's "1-2"), given back one by one after runs of successes; the load's message
+# workers never exceed the client's cap. The pacing is a ceiling (100 req/s) that a real round trip
+# never reaches; it only stops a runaway against a very fast server.
+DEFAULT_MAX_IN_FLIGHT = 4
+DEFAULT_MIN_INTERVAL = 0.01
 
 
 class RadistError(RuntimeError):
@@ -72,6 +82,12 @@ def parse_radist_time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def _retry_after(response: httpx.Response | None) -> float | None:
+    """`Retry-After` in seconds when the server sent one as a number (Radist documents none)."""
+    value = response.headers.get("retry-after", "") if response is not None else ""
+    return float(value) if value.isdigit() else None
+
+
 def format_until(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds, the form `until` is sent in."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -90,7 +106,8 @@ class RadistClient:
         max_attempts: int = 6,
         backoff_base: float = 2.0,
         backoff_cap: float = 15.0,
-        min_interval: float = 0.05,
+        min_interval: float = DEFAULT_MIN_INTERVAL,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -98,14 +115,16 @@ class RadistClient:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.min_interval = min_interval
         self.requests = 0
         self.retries = 0
-        self._gate = threading.Lock()
-        self._last = 0.0
+        self._counter_lock = threading.Lock()
+        self.throttle = SharedThrottle(
+            max_in_flight, min_interval, backoff_base=backoff_base, backoff_cap=backoff_cap
+        )
         self._http = httpx.Client(
             timeout=timeout,
             transport=transport,
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
             headers={"X-Api-Key": api_key, "Accept": "application/json"},
         )
 
@@ -122,22 +141,32 @@ class RadistClient:
         self.close()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET `base_url + path` with one request in flight, backoff on transient errors."""
+        """GET `base_url + path` through the shared throttle, retrying transient errors.
+
+        Safe to call from several threads: a 429 pauses all of them (see `SharedThrottle`);
+        5xx and dropped connections back off only the request that failed.
+        """
         url = f"{self.base_url}/{path.lstrip('/')}"
         problem = ""
         for attempt in range(self.max_attempts):
-            with self._gate:
-                pause = self.min_interval - (time.monotonic() - self._last)
-                if pause > 0:
-                    time.sleep(pause)
+            self.throttle.acquire()
+            with self._counter_lock:
                 self.requests += 1
-                try:
-                    response = self._http.get(url, params=params)
-                except httpx.TransportError as exc:
-                    response = None
-                    problem = f"connection error: {type(exc).__name__}"
-                finally:
-                    self._last = time.monotonic()
+            response: httpx.Response | None = None
+            try:
+                response = self._http.get(url, params=params)
+            except httpx.TransportError as exc:
+                problem = f"connection error: {type(exc).__name__}"
+            except BaseException:
+                self.throttle.release(ok=False)
+                raise
+            status = response.status_code if response is not None else None
+            retry_after = _retry_after(response)
+            shared_pause = self.throttle.release(
+                ok=status is not None and status not in RETRY_STATUSES,
+                throttled=status == 429,
+                retry_after=retry_after,
+            )
             if response is not None:
                 if response.status_code in (401, 403):
                     raise RadistAuthError(
@@ -162,10 +191,17 @@ class RadistClient:
                         problem = f"non-JSON body: {response.text[:120]!r}"
                 else:
                     problem = f"HTTP {response.status_code}"
-            self.retries += 1
+            with self._counter_lock:
+                self.retries += 1
+            if status == 429:
+                # The shared pause is served in `acquire`, by every thread alike.
+                log.warning(
+                    "Radist GET /%s: HTTP 429, all requests paused %.1fs", path.lstrip("/"), shared_pause
+                )
+                continue
             delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
-            if response is not None and response.headers.get("retry-after", "").isdigit():
-                delay = max(delay, min(float(response.headers["retry-after"]), 60.0))
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, 60.0))
             log.warning("Radist GET /%s: %s, retrying in %.1fs", path.lstrip("/"), problem, delay)
             time.sleep(delay)
         raise RadistUnavailableError(f"Radist GET /{path.lstrip('/')} still failing: {problem}")

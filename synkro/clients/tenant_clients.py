@@ -7,6 +7,7 @@ with the config's optimistic-lock version, before the new access token is used.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from synkro.clients.amocrm_oauth import (
     TokenConflictError,
     TokenPair,
 )
-from synkro.clients.radist import RadistClient
+from synkro.clients.radist import DEFAULT_MAX_IN_FLIGHT, RadistClient
 from synkro.clients.ratelimit import shared_limiter
 
 if TYPE_CHECKING:
@@ -105,9 +106,31 @@ def amocrm_client_for(
     )
 
 
-def radist_client_for(cp: ControlPlane, slug: str) -> RadistClient:
+def radist_concurrency() -> int:
+    """Requests in flight to Radist: `SYNKRO_RADIST_MAX_IN_FLIGHT` (1-8), else the client default.
+
+    An operator lowers it for an account that answers 429 often (the client halves it on each
+    429 anyway) or raises it where Radist is known to take more; capped at 8 to stay modest.
+    """
+    raw = os.environ.get("SYNKRO_RADIST_MAX_IN_FLIGHT", "").strip()
+    if not raw:
+        return DEFAULT_MAX_IN_FLIGHT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"SYNKRO_RADIST_MAX_IN_FLIGHT must be a whole number 1-8, not {raw!r}") from None
+    if not 1 <= value <= 8:
+        raise ValueError(f"SYNKRO_RADIST_MAX_IN_FLIGHT must be between 1 and 8, not {value}")
+    return value
+
+
+def radist_client_for(cp: ControlPlane, slug: str, max_in_flight: int | None = None) -> RadistClient:
+    """The tenant's Radist client; its message workers and all its requests share one throttle."""
     config = cp.configs.get_config(slug, "radist")
     base = getattr(config, "base_url", None) or "https://api.radist.online/v2"
     return RadistClient(
-        base, _secret(getattr(config, "api_key", None)) or "", getattr(config, "company_id", None)
+        base,
+        _secret(getattr(config, "api_key", None)) or "",
+        getattr(config, "company_id", None),
+        max_in_flight=max_in_flight or radist_concurrency(),
     )
