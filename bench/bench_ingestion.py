@@ -6,7 +6,8 @@
 Phase 1 (limit on, 7 req/s by default): a first amoCRM load; reports the achieved request rate
 over the extraction window as a fraction of the limit (goal >= 0.9) and the sandbox's highest
 count in any 1-second window (must stay <= the limit).
-Phase 2 (limit off): amoCRM + Radist loads in a fresh child process per scenario size, reporting
+Phase 2 (amoCRM limit off; Radist at the product's concurrency, `SYNKRO_RADIST_MAX_IN_FLIGHT`, and
+pacing, `--radist-pacing`): amoCRM + Radist loads in a fresh child process per scenario size, reporting
 rows per second and the child's peak RSS, so memory can be compared as the account grows
 (goal: flat, because rows stream page by page instead of being collected in lists).
 
@@ -99,14 +100,19 @@ def load_amocrm(info: dict, url: str, slug: str, limiter: RateLimiter) -> tuple[
 
 def load_radist(info: dict, url: str, slug: str) -> tuple[dict[str, int], int]:
     from dlt_sources.radist import radist_source
-    from synkro.clients.radist import RadistClient
+    from synkro.clients.radist import DEFAULT_MIN_INTERVAL, RadistClient
     from synkro.clients.tenant_clients import radist_concurrency
     from synkro.loading import run_load
 
     r = info["radist"]
-    # Product concurrency (SYNKRO_RADIST_MAX_IN_FLIGHT or the default); pacing off, to see throughput.
+    # Product concurrency (SYNKRO_RADIST_MAX_IN_FLIGHT or the default) and pacing (--radist-pacing).
+    pacing = os.environ.get("SYNKRO_BENCH_RADIST_PACING")
     with RadistClient(
-        r["base_url"], r["api_key"], r["company_id"], min_interval=0.0, max_in_flight=radist_concurrency()
+        r["base_url"],
+        r["api_key"],
+        r["company_id"],
+        min_interval=DEFAULT_MIN_INTERVAL if pacing is None else float(pacing),
+        max_in_flight=radist_concurrency(),
     ) as client:
         counts = run_load(slug, radist_source(client, "RU", mode="radist_only"), destination_url=url)
         return counts, client.requests
@@ -186,9 +192,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-limited", action="store_true")
     parser.add_argument("--skip-unlimited", action="store_true")
+    parser.add_argument(
+        "--radist-pacing",
+        type=float,
+        default=None,
+        help="seconds between Radist request starts (default: the client's; 0.05 was the old one)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("INFO", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    if args.radist_pacing is not None:
+        os.environ["SYNKRO_BENCH_RADIST_PACING"] = str(args.radist_pacing)
     if args.child:
         child(*args.child)
         return

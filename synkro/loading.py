@@ -23,6 +23,14 @@ from dlt.common.pipeline import LoadInfo
 from synkro.paths import synkro_home
 
 SourceName = Literal["amocrm", "radist"]
+
+# dlt loads Postgres with INSERT VALUES statements of up to `max_query_length` bytes; it reads half
+# that much of a load file per statement and copies it several times (str, joined SQL, encoded
+# bytes), in up to 20 parallel load jobs. At dlt's 32 MB that was ~200 MB at the peak of a `large`
+# load, growing with the account until files reach 16 MB. 1 MB statements cost a few more round
+# trips and keep a load job's memory small whatever the file size. (CSV + COPY would stream too,
+# but dlt 1.31's CSV writer counts columns as rows, which breaks the rows-loaded figures.)
+MAX_QUERY_BYTES = 1024 * 1024
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -58,7 +66,9 @@ def make_pipeline(slug: str, source_name: SourceName | str, destination_url: str
     return dlt.pipeline(
         pipeline_name=pipeline_name(slug, source_name),
         dataset_name=dataset_name(slug),
-        destination=dlt.destinations.postgres(credentials=dlt_credentials(destination_url)),
+        destination=dlt.destinations.postgres(
+            credentials=dlt_credentials(destination_url), max_query_length=MAX_QUERY_BYTES
+        ),
         pipelines_dir=str(synkro_home() / "dlt"),
         progress="log" if os.environ.get("SYNKRO_DLT_PROGRESS") else None,
     )
