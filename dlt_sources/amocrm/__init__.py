@@ -31,7 +31,7 @@ from typing import Any
 import dlt
 
 from dlt_sources.amocrm import rows
-from dlt_sources.amocrm.destination import live_ids, loaded_rows, loaded_stamps
+from dlt_sources.amocrm.destination import loaded_rows, loaded_stamps, vanished_ids
 from dlt_sources.amocrm.sync import IncrementalReader, full_scan, probe_updated_at_filter
 from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMClient, AmoCRMHTTPError
 from synkro.clients.prefetch import prefetch
@@ -187,7 +187,7 @@ def amocrm_source(
                 yield back
         gone = set(events["deleted"])
         if seen is not None and had_rows:
-            gone |= live_ids(table) - seen
+            gone |= vanished_ids(table, seen)
         if gone:
             marked = _deleted_rows(table, gone)
             if marked:

@@ -9,7 +9,7 @@ running pipeline's own destination client, so the source needs no separate conne
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import dlt
 
@@ -63,6 +63,26 @@ def loaded_stamps(table: str) -> dict[int, tuple[int | None, bool]]:
             raise
 
 
-def live_ids(table: str) -> set[int]:
-    """Ids of `table` not yet marked deleted; empty when the table does not exist yet."""
-    return {row_id for row_id, (_, deleted) in loaded_stamps(table).items() if not deleted}
+def vanished_ids(table: str, seen: Collection[int]) -> set[int]:
+    """Ids of `table` not marked deleted that are not in `seen` (the ids a full scan returned).
+
+    Computed in Postgres (`id = any(...)` over a constant array is hashed), so the warehouse's ids
+    are never read into a Python set: only the few vanished ones come back.
+    """
+    try:
+        pipeline = dlt.current.pipeline()
+    except Exception:
+        return set()
+    with pipeline.sql_client() as client:
+        qualified = client.make_qualified_table_name(table)
+        try:
+            with client.execute_query(
+                f"select id from {qualified} where not coalesce(is_deleted, false) "
+                "and not (id = any(%s::bigint[]))",
+                list(seen),
+            ) as cursor:
+                return {int(r[0]) for r in cursor.fetchall()}
+        except Exception as exc:
+            if "does not exist" in str(exc):
+                return set()
+            raise
