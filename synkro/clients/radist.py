@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 PAGE_LIMIT = 100
-# docs/apis/radist.md: limits unknown, keep few requests in flight. Four, halved on every 429 (down to
-# one, the reference's "1-2"), given back one by one after runs of successes; the load's message
-# workers never exceed the client's cap. The pacing is a ceiling (100 req/s) that a real round trip
-# never reaches; it only stops a runaway against a very fast server.
-DEFAULT_MAX_IN_FLIGHT = 4
+# docs/apis/radist.md: limits unknown, keep 1–2 requests in flight. Two, halved to one on a 429,
+# given back after a run of successes; the load's message workers never exceed the client's cap
+# (SYNKRO_RADIST_MAX_IN_FLIGHT raises it for an account known to take more). The pacing is a
+# ceiling (100 req/s) that a real round trip never reaches; it only stops a runaway against a very
+# fast server.
+DEFAULT_MAX_IN_FLIGHT = 2
 DEFAULT_MIN_INTERVAL = 0.01
 
 
