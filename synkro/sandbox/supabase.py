@@ -29,7 +29,7 @@ from synkro.sandbox.state import SandboxState
 
 PROJECT_REF = "sandboxref"
 PUBLISHABLE_KEY = "sb_publishable_sandbox-supabase-publishable"
-SECRET_KEY = "sb_secret_sandbox-supabase-secret"
+SECRET_KEY = "sb_secret_sandbox-fake"  # short on purpose: not shaped like a real key
 DEFAULT_EXPOSED = ("public", "graphql_public")
 GOTRUE_VERSION = "v2.170.0"
 _BROWSER_MARKERS = ("Mozilla/", "Chrome/", "Safari/", "Firefox/")
