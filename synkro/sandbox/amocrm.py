@@ -595,11 +595,12 @@ def build_app(state: SandboxState) -> Starlette:
             }
         return JSONResponse(body, media_type="application/hal+json")
 
-    async def leads(request: Request) -> Response:
+    async def _cached_list(request: Request, kind: str, render) -> Response:
+        """A list page from the page cache (keyed by scenario version, filter add-on and query)."""
         if (denied := await guard(request)) is not None:
             return denied
         cache_key = (
-            "leads",
+            kind,
             state.scenario.version,
             state.faults["amocrm"].filter_enabled,
             _base(request),
@@ -608,10 +609,13 @@ def build_app(state: SandboxState) -> Starlette:
         hit, cached = pages.get(cache_key)
         if hit:
             return _cached(cached)
-        response = await _leads_page(request)
+        response = await render(request)
         if response.status_code in (200, 204):
             pages.put(cache_key, response.body if response.status_code == 200 else None)
         return response
+
+    async def leads(request: Request) -> Response:
+        return await _cached_list(request, "leads", _leads_page)
 
     async def _leads_page(request: Request) -> Response:
         q = _Query(request)
@@ -693,22 +697,7 @@ def build_app(state: SandboxState) -> Starlette:
         )
 
     async def contacts(request: Request) -> Response:
-        if (denied := await guard(request)) is not None:
-            return denied
-        cache_key = (
-            "contacts",
-            state.scenario.version,
-            state.faults["amocrm"].filter_enabled,
-            _base(request),
-            request.url.query,
-        )
-        hit, cached = pages.get(cache_key)
-        if hit:
-            return _cached(cached)
-        response = await _contacts_page(request)
-        if response.status_code in (200, 204):
-            pages.put(cache_key, response.body if response.status_code == 200 else None)
-        return response
+        return await _cached_list(request, "contacts", _contacts_page)
 
     async def _contacts_page(request: Request) -> Response:
         q = _Query(request)
