@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,44 +33,14 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._shared import RecordingLimiter, start_sandbox  # noqa: E402
 from synkro.analysis.gemini import DialogJob, GeminiAnalyzer, GeminiSettings  # noqa: E402
 from synkro.analysis.prompt import build_prompt  # noqa: E402
 from synkro.analysis.rubric import DEFAULT_RUBRIC  # noqa: E402
 from synkro.analysis.transcript import Message, build_transcript  # noqa: E402
-from synkro.clients.ratelimit import RateLimiter  # noqa: E402
 
 MODEL = "gemini-3.8-flash"
 GOAL = 0.9
-
-
-class RecordingLimiter(RateLimiter):
-    """The analyzer's limiter, remembering when each call was let through."""
-
-    def __init__(self, rpm: int) -> None:
-        super().__init__(rate=rpm, period=60.0, margin=1.0)
-        self.stamps: list[float] = []
-        self._stamp_lock = threading.Lock()
-
-    def acquire(self) -> int:
-        slot = super().acquire()
-        with self._stamp_lock:
-            self.stamps.append(time.monotonic())
-        return slot
-
-
-def start_sandbox(seed: int) -> tuple[subprocess.Popen, dict]:
-    info_file = Path(tempfile.mkdtemp(prefix="synkro-bench-")) / "info.json"
-    code = (
-        "from synkro.sandbox.server import serve; "
-        f"serve(port=0, seed={seed}, scenario='small', info_file={str(info_file)!r})"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
-    deadline = time.monotonic() + 300
-    while not info_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("sandbox did not start")
-        time.sleep(0.2)
-    return proc, json.loads(info_file.read_text())
 
 
 def dialog_jobs(count: int) -> list[DialogJob]:
@@ -109,7 +76,7 @@ def run_once(info: dict, rpm: int, dialogs: int, concurrency: int | None) -> dic
         {**info["gemini"], "model": MODEL, "api_version": "v1beta"}, rpm=rpm, max_concurrency=concurrency
     )
     analyzer = GeminiAnalyzer(settings)
-    limiter = RecordingLimiter(rpm)
+    limiter = RecordingLimiter(rpm, period=60.0, margin=1.0)
     analyzer.limiter = limiter
     jobs = dialog_jobs(dialogs)
     began = time.monotonic()
@@ -140,7 +107,7 @@ def main() -> int:
     parser.add_argument("--compare", action=argparse.BooleanOptionalAction, default=False)
     args = parser.parse_args()
 
-    proc, info = start_sandbox(args.seed)
+    proc, info = start_sandbox("small", args.seed, timeout=300)
     control = info["gemini"]["base_url"].rsplit("/gemini", 1)[0] + "/_sandbox"
     try:
         httpx.post(f"{control}/faults", json={"gemini": {"latency_ms": args.latency_ms}}).raise_for_status()

@@ -23,7 +23,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,37 +33,8 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._shared import RecordingLimiter, start_sandbox  # noqa: E402
 from synkro.clients.ratelimit import RateLimiter  # noqa: E402
-
-
-class RecordingLimiter(RateLimiter):
-    """Remembers when each request was let through, to measure the achieved rate."""
-
-    def __init__(self, rate: float | None) -> None:
-        super().__init__(rate)
-        self.stamps: list[float] = []
-        self._stamp_lock = threading.Lock()
-
-    def acquire(self) -> int:
-        slot = super().acquire()
-        with self._stamp_lock:
-            self.stamps.append(time.monotonic())
-        return slot
-
-
-def start_sandbox(scenario: str, seed: int) -> tuple[subprocess.Popen, dict]:
-    info_file = Path(tempfile.mkdtemp(prefix="synkro-bench-")) / "info.json"
-    code = (
-        "from synkro.sandbox.server import serve; "
-        f"serve(port=0, seed={seed}, scenario={scenario!r}, info_file={str(info_file)!r})"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
-    deadline = time.monotonic() + 600
-    while not info_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("sandbox did not start")
-        time.sleep(0.2)
-    return proc, json.loads(info_file.read_text())
 
 
 def control_url(info: dict) -> str:
