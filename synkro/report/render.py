@@ -63,13 +63,17 @@ def local_time(report: Report, instant: datetime) -> str:
     return f"{local:%d.%m %H:%M} {local:%Z}"
 
 
+def _local_window(report: Report) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(report.window.timezone)
+    return report.window.start.astimezone(zone), report.window.end.astimezone(zone)
+
+
 def period_title(report: Report) -> str:
     """What the header names: the business day, or the local range of a forced window."""
     day = report_date(report)
     if day is not None:
         return f"{day:%d.%m.%Y}"
-    zone = ZoneInfo(report.window.timezone)
-    start, end = report.window.start.astimezone(zone), report.window.end.astimezone(zone)
+    start, end = _local_window(report)
     return f"{start:%d.%m %H:%M} – {end:%d.%m %H:%M} {end:%Z}"
 
 
@@ -78,8 +82,7 @@ def document_filename(report: Report) -> str:
     day = report_date(report)
     if day is not None:
         return f"report-{report.tenant_slug}-{day.isoformat()}.html"
-    zone = ZoneInfo(report.window.timezone)
-    start, end = report.window.start.astimezone(zone), report.window.end.astimezone(zone)
+    start, end = _local_window(report)
     return f"report-{report.tenant_slug}-{start:%Y-%m-%d_%H%M}--{end:%Y-%m-%d_%H%M}.html"
 
 
