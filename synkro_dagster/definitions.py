@@ -29,4 +29,8 @@ defs = dg.Definitions(
     jobs=ALL_JOBS,
     sensors=ALL_SENSORS,
     resources={"dlt": DagsterDltResource(), "synkro": SynkroResource()},
+    # One run worker executes the tenant's chain step after step: the steps depend on each other
+    # anyway, and a process per step (the multiprocess default) re-imports the code location each
+    # time — ~5 s a step on a 2-core machine. Retries (RetryPolicy) work the same in process.
+    executor=dg.in_process_executor,
 )

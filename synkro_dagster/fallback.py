@@ -3,13 +3,18 @@
 The system Synkro replaces reported stale data silently when a source failed. Here a failed load
 or dbt step fails the run visibly, and then a second, report-only run (analysis on the data that
 is there, reporting models, report, Telegram) sends the report with the failed step named: the
-step states live on the job_runs row both runs share.
+step states live on the job_runs row both runs share. The rule for *when* is the ledger's
+(`needs_fallback_report`, which also keeps the row open); this module requests the run, for runs
+of every launcher, from the run-failure sensor.
 """
+
+from __future__ import annotations
 
 import dagster as dg
 
-FALLBACK_TAG = "synkro/fallback"
-UPSTREAM_STEPS = {"amocrm_raw", "radist_raw", "dbt_core"}
+from synkro.controlplane.jobs import FINAL_STATUSES, JobRun
+from synkro.orchestration import tags
+
 REPORT_CHAIN = [
     dg.AssetKey(["dialog_analyses"]),
     dg.AssetKey(["marts", "mart_manager_days"]),
@@ -18,7 +23,17 @@ REPORT_CHAIN = [
 ]
 
 
-def needs_fallback_report(failed_steps: set[str | None]) -> bool:
-    """Only failures before the report chain call for a fallback (a failed delivery does not)."""
-    steps = {s for s in failed_steps if s}
-    return bool(steps) and steps <= UPSTREAM_STEPS
+def fallback_request(run: dg.DagsterRun, row: JobRun | None) -> dg.RunRequest | None:
+    """The report-only run for a failed run whose row the ledger kept open for it, else None."""
+    if row is None or row.details.get("fallback_for") != run.run_id or row.status in FINAL_STATUSES:
+        return None
+    run_tags = {k: v for k, v in run.tags.items() if k.startswith("synkro/")}
+    run_tags[tags.JOB_RUN_ID] = str(row.id)
+    run_tags[tags.FALLBACK] = "true"
+    run_tags[tags.PARTITION] = run.tags.get(tags.PARTITION) or row.tenant
+    return dg.RunRequest(
+        run_key=f"fallback:{run.run_id}",
+        partition_key=run_tags[tags.PARTITION],
+        asset_selection=REPORT_CHAIN,
+        tags=run_tags,
+    )

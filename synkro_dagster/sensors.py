@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from synkro.controlplane import DuplicateRunError, open_controlplane
+from synkro.orchestration import tags
+from synkro.orchestration.ledger import RunLedger, close_from_dagster
 from synkro.schedule import due_windows, scheduled_key
-from synkro_dagster import tags
-from synkro_dagster.fallback import FALLBACK_TAG, REPORT_CHAIN, needs_fallback_report
+from synkro_dagster.fallback import fallback_request
 from synkro_dagster.jobs import forced_report
 from synkro_dagster.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
 
@@ -69,12 +70,14 @@ def scheduled_run_requests(cp, now: datetime, known_partitions: set[str]) -> lis
                     run_key=key,
                     partition_key=tenant.slug,
                     tags={
+                        tags.PARTITION: tenant.slug,
                         tags.TENANT: tenant.slug,
                         tags.TRIGGER: "scheduled",
                         tags.WINDOW_START: window.start.isoformat(),
                         tags.WINDOW_END: window.end.isoformat(),
                         tags.WINDOW_LABEL: window.label,
                         tags.JOB_RUN_ID: str(run.id),
+                        tags.LAUNCHED_BY: "schedule",
                     },
                 )
             )
@@ -89,37 +92,36 @@ def daily_report_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=requests)
 
 
-def _job_run_for(cp, run: dg.DagsterRun):
-    if run.tags.get(tags.JOB_RUN_ID):
-        return cp.jobs.get_run(int(run.tags[tags.JOB_RUN_ID]))
-    return cp.jobs.find_run(f"dagster:{run.run_id}")
-
-
-def _finish(context: dg.RunStatusSensorContext, status: str, error: str | None = None) -> None:
+def _close(context: dg.RunStatusSensorContext) -> None:
+    """Close the job_runs row of a finished run, whoever launched it (one rule: the ledger's)."""
     run = context.dagster_run
-    slug = run.tags.get(tags.TENANT) or run.tags.get("dagster/partition")
-    if not slug or run.tags.get(tags.LAUNCHED_BY) == "cli":
-        return  # the CLI runner closes its own rows
-    cp = open_controlplane()
-    job_run = _job_run_for(cp, run)
-    if job_run is None or job_run.status in ("succeeded", "failed", "cancelled"):
+    if not (run.tags.get(tags.TENANT) or run.tags.get(tags.PARTITION)):
         return
-    if run.tags.get(FALLBACK_TAG) == "true":
-        # The report went out after an upstream failure: the run as a whole still failed.
-        status, error = "failed", job_run.error or error or "an upstream step failed"
-    cp.jobs.finish_run(job_run.id, status, error=error)
+    close_from_dagster(RunLedger(open_controlplane()), context.instance, run)
 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
+    minimum_interval_seconds=5,
     monitor_all_code_locations=False,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def mirror_success(context: dg.RunStatusSensorContext) -> None:
-    _finish(context, "succeeded")
+    _close(context)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.CANCELED,
+    minimum_interval_seconds=5,
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def mirror_canceled(context: dg.RunStatusSensorContext) -> None:
+    _close(context)
 
 
 @dg.run_failure_sensor(
+    minimum_interval_seconds=5,
     monitor_all_code_locations=False,
     default_status=dg.DefaultSensorStatus.RUNNING,
     request_job=forced_report,
@@ -127,34 +129,10 @@ def mirror_success(context: dg.RunStatusSensorContext) -> None:
 def mirror_failure(context: dg.RunFailureSensorContext):
     """Close the run's job_runs row; after a failed load or dbt step, request the report-only run."""
     run = context.dagster_run
-    failed_steps = {
-        record.event_log_entry.step_key
-        for record in context.instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
-        ).records
-    }
-    fallback = (
-        run.job_name == forced_report.name
-        and run.tags.get(FALLBACK_TAG) != "true"
-        and run.tags.get(tags.LAUNCHED_BY) != "cli"
-        and needs_fallback_report(failed_steps)
-    )
-    if not fallback:
-        _finish(context, "failed", error=context.failure_event.message)
+    if not (run.tags.get(tags.TENANT) or run.tags.get(tags.PARTITION)):
         return None
-    cp = open_controlplane()
-    job_run = _job_run_for(cp, run)
-    run_tags = {k: v for k, v in run.tags.items() if k.startswith("synkro/")}
-    if job_run is not None:
-        run_tags[tags.JOB_RUN_ID] = str(job_run.id)
-        cp.jobs.add_event(job_run.id, "an upstream step failed: sending the report from the data there is")
-    run_tags[FALLBACK_TAG] = "true"
-    return dg.RunRequest(
-        run_key=f"fallback:{run.run_id}",
-        partition_key=run.tags.get("dagster/partition"),
-        asset_selection=REPORT_CHAIN,
-        tags=run_tags,
-    )
+    row = close_from_dagster(RunLedger(open_controlplane()), context.instance, run)
+    return fallback_request(run, row)
 
 
-ALL_SENSORS = [tenant_partitions_sensor, daily_report_sensor, mirror_success, mirror_failure]
+ALL_SENSORS = [tenant_partitions_sensor, daily_report_sensor, mirror_success, mirror_failure, mirror_canceled]

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from synkro.orchestration import tags
 from synkro.tenant_context import TenantContext
 from synkro.windows import Window, last_closed_business_day
-from synkro_dagster import tags
 
 
 def run_window(context: dg.AssetExecutionContext, tctx: TenantContext) -> Window:

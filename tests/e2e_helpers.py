@@ -2,8 +2,8 @@
 and read-backs of what the Gemini and Telegram emulators received.
 
 Why a helper module: the forced-report tests drive one expensive full chain and several cheap
-partial re-runs; both must go through the same bookkeeping the product uses (job_runs row, runner,
-Dagster instance under DAGSTER_HOME), not through shortcuts that would hide mirroring bugs.
+partial re-runs; both must go through the same run path the product uses (job_runs row, the
+instance's run queue, the daemon, the code server), not through shortcuts that would hide bugs.
 """
 
 from __future__ import annotations
@@ -119,30 +119,38 @@ def synkro_cli(args: list[str], env: dict[str, str], timeout: float = 420) -> su
 def run_assets(
     tenant: E2ETenant,
     window: Window,
-    asset_keys: list[list[str]],
+    asset_keys: list[list[str]] | None,
     *,
     resend: bool = False,
 ) -> tuple[int, int]:
-    """Re-run part of the forced_report chain for a window through the product's runner.
+    """Run (part of) the forced_report chain for a window through the product's run path.
 
-    The job_runs row is created as `synkro run` creates it, and `synkro_dagster.runner.execute`
-    runs the subset into the DAGSTER_HOME instance and finishes the row. Returns (exit code, row id).
+    `launch_run` opens the job_runs row and submits the Dagster run to the instance's queue, as
+    `synkro run` does; the daemon launches it on the code server, and the row is followed to its
+    end by the same watcher the CLI uses. Returns (0 if it succeeded else 1, row id).
     """
     import dagster as dg
 
-    from synkro_dagster import runner
+    from synkro.orchestration import services
+    from synkro.orchestration.instance import open_instance
+    from synkro.orchestration.launch import launch_run
+    from synkro.orchestration.watch import wait_for_run
 
-    key = f"test:{tenant.slug}:{uuid.uuid4().hex[:8]}"
-    job_run = tenant.cp.jobs.create_run(
-        tenant.slug, "forced_report", "manual", key, window_start=window.start, window_end=window.end
+    instance = open_instance()
+    launched = launch_run(
+        tenant.cp,
+        instance,
+        services.up(),
+        tenant.slug,
+        "forced_report",
+        trigger="manual",
+        launched_by="test",
+        window=window,
+        resend=resend,
+        assets=[dg.AssetKey(k) for k in asset_keys] if asset_keys else None,
     )
-    argv = ["--tenant", tenant.slug, "--job", "forced_report", "--job-run-id", str(job_run.id)]
-    argv += ["--window-start", window.start.isoformat(), "--window-end", window.end.isoformat()]
-    argv += ["--window-label", window.label]
-    if resend:
-        argv.append("--resend")
-    code = runner.execute(runner.parse_args(argv), [dg.AssetKey(k) for k in asset_keys])
-    return code, job_run.id
+    row = wait_for_run(tenant.cp, instance, launched.job_run.id)
+    return (0 if row.status == "succeeded" else 1), row.id
 
 
 def child_env(database_url: str, dagster_home: Path) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Acceptance: ingestion through the product path, as an operator runs it.
 
 `synkro amocrm connect` with a fresh authorization code, then `synkro load SLUG` twice in their own
-processes (job_runs row, Dagster runner under a temporary DAGSTER_HOME, dlt into the test database)
+processes (job_runs row, the run queue of the test session's Dagster services, dlt into the test database)
 against a sandbox of its own (`small` scenario). The first load prints the row counts the scenario
 implies; the second moves nothing new.
 """
@@ -12,16 +12,15 @@ import re
 import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from synkro.controlplane import ControlPlane, open_controlplane
-from synkro.orchestration import dagster_home
 from synkro.sandbox.amocrm import REDIRECT_URI
 from synkro.sandbox.server import SandboxServer
-from tests.e2e_helpers import SYNKRO, child_env, synkro_cli
+from tests.e2e_helpers import SYNKRO, synkro_cli
+from tests.fixtures.services import DagsterServices
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -34,14 +33,12 @@ def own_sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def setup(
-    own_sandbox: SandboxServer, db_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_sandbox: SandboxServer, dagster_env: DagsterServices
 ) -> tuple[ControlPlane, str, dict[str, str]]:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    dagster_home()  # the instance's dagster.yaml, as the CLI writes it
     cp = open_controlplane()
     slug = "acc" + uuid.uuid4().hex[:6]
     cp.tenants.create(slug, "Acceptance", "Europe/Moscow", actor="test")
-    return cp, slug, child_env(db_env, tmp_path / "dagster")
+    return cp, slug, dagster_env.env()
 
 
 def warehouse_counts(output: str) -> dict[str, int]:

@@ -78,7 +78,7 @@ def test_external_api_assets_have_pools(defs: dg.Definitions) -> None:
 
 
 def test_fallback_report_only_after_upstream_failures() -> None:
-    from synkro_dagster.fallback import needs_fallback_report
+    from synkro.orchestration.ledger import needs_fallback_report
 
     assert needs_fallback_report({"amocrm_raw"})
     assert needs_fallback_report({"radist_raw", "dbt_core"})

@@ -3,7 +3,7 @@
 One tenant runs the whole chain once (amoCRM → Radist → dbt → analysis → report → Telegram) with
 429s injected into amoCRM, Gemini and Telegram; a second full run of the same window proves nothing
 is scored or sent twice. The failure cases (invalid key, retired model, blocked bot, migrated group)
-re-run only the analysis/report/delivery steps through the product's runner on other windows, since
+re-run only the analysis/report/delivery steps through the product's run path on other windows, since
 the marts are already built; each leaves its trace in job_runs, reports and the emulators' logs.
 """
 
@@ -21,7 +21,6 @@ import pytest
 
 from synkro.controlplane import open_controlplane
 from synkro.demo import configure_tenant
-from synkro.orchestration import dagster_home
 from synkro.report.model import Report
 from synkro.sandbox.gemini import store as gemini_store
 from synkro.sandbox.server import SandboxServer
@@ -41,6 +40,7 @@ from tests.e2e_helpers import (
     synkro_cli,
     telegram_messages,
 )
+from tests.fixtures.services import DagsterServices
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -58,15 +58,12 @@ DIGIT_RUN_RE = re.compile(r"\d[\d\s\-()+]*\d")
 
 
 @pytest.fixture(scope="module")
-def tenant(
-    sandbox: SandboxServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[E2ETenant]:
+def tenant(sandbox: SandboxServer, dagster_services: DagsterServices) -> Iterator[E2ETenant]:
     """A fresh tenant on the sandbox whose first `synkro run` (the last closed day) has completed."""
-    home = tmp_path_factory.mktemp("dagster_home")
+    database_url, home = dagster_services.database_url, dagster_services.home
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", database_url)
         mp.setenv("DAGSTER_HOME", str(home))
-        dagster_home()  # writes the instance's dagster.yaml, as the CLI does
         cp = open_controlplane()
         slug = "e2e" + uuid.uuid4().hex[:6]
         configure_tenant(cp, sandbox.info(), slug)
@@ -451,27 +448,17 @@ def test_every_report_was_delivered_and_none_twice(tenant: E2ETenant) -> None:
 def test_failed_load_still_sends_a_report_that_names_the_failed_step(runtime_env: E2ETenant) -> None:
     """amoCRM refuses (unpaid account): the run fails visibly, and the owner still gets the report,
     built from the data already there, saying plainly that the amoCRM load failed."""
-    import dagster as dg  # noqa: F401 - the runner needs the Dagster instance from the environment
-
-    from synkro_dagster import runner
-
     t = runtime_env
     window = _half(t.window, second=True)
     window = Window(window.start - timedelta(minutes=1), window.end, "forced")  # a window of its own
     before = telegram_messages(t)
     t.sandbox.state.set_faults("amocrm", account_status="unpaid")
     try:
-        key = f"test:{t.slug}:{uuid.uuid4().hex[:8]}"
-        job_run = t.cp.jobs.create_run(
-            t.slug, "forced_report", "manual", key, window_start=window.start, window_end=window.end
-        )
-        argv = ["--tenant", t.slug, "--job", "forced_report", "--job-run-id", str(job_run.id)]
-        argv += ["--window-start", window.start.isoformat(), "--window-end", window.end.isoformat()]
-        code = runner.execute(runner.parse_args(argv))
+        code, job_run_id = run_assets(t, window, None)
     finally:
         t.sandbox.state.set_faults("amocrm", account_status="active")
     assert code == 1
-    run = t.cp.jobs.get_run(job_run.id)
+    run = t.cp.jobs.get_run(job_run_id)
     assert run.status == "failed" and run.error.startswith("amocrm: ")
     report = _report(t, window)
     assert report.status == "sent"

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from synkro.controlplane import ControlPlane, open_controlplane
+from synkro.orchestration import tags
 from synkro.windows import business_day
-from synkro_dagster import tags
 from synkro_dagster.sensors import scheduled_run_requests
 
 ZONES = ("Europe/Moscow", "Asia/Almaty", "America/New_York")

@@ -73,6 +73,7 @@ for _group in GROUPS:
 # Top-level commands (`synkro run SLUG`, `synkro check SLUG KIND`, …): each module has register(app).
 COMMAND_MODULES: list[str] = [
     "pipeline",
+    "services",
     "devtools",
     "checks",
 ]

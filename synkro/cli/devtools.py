@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
+import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import typer
 
 from synkro.cli.common import console, controlplane
-from synkro.paths import REPO_ROOT
 
 
 def prepare() -> None:
@@ -60,40 +57,33 @@ def dev(
         True, "--sandbox/--no-sandbox", help="Also serve the sandbox for the demo tenant."
     ),
 ) -> None:
-    """Open the Dagster UI (webserver + daemon) on this checkout's instance."""
+    """Open the Dagster UI on this checkout's instance (services as `synkro up --ui`) until Ctrl-C.
+
+    SIGINT and SIGTERM both end it: what it started (the UI, the sandbox, and the code server and
+    daemon when they were not already up) is stopped cleanly.
+    """
     from synkro.db import database_url, masked_url
     from synkro.demo import DEMO_PORT
-    from synkro.orchestration import runtime_env
+    from synkro.orchestration import services
 
     console.print(f"database: {masked_url(database_url())}")
     controlplane()
+    already = set(services.status().running) if services.status() else set()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     server = None
-    if sandbox:
-        server = _start_sandbox(DEMO_PORT, "small")
-        _reconnect_demo(server)
-        console.print(f"sandbox: {server.urls.root}")
-    env = runtime_env()
-    console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-    )
     try:
-        process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        if sandbox:
+            server = _start_sandbox(DEMO_PORT, "small")
+            _reconnect_demo(server)
+            console.print(f"sandbox: {server.urls.root}")
+        running = services.up(ui=True, ui_port=port, say=console.print)
+        console.print(f"Dagster UI: {running.ui_url}  (Ctrl-C to stop)")
+        stop.wait()
     finally:
+        started = tuple(name for name in services.ORDER if name not in already or name == "webserver")
+        services.down(only=started, say=console.print)
         if server is not None:
             server.stop()
 

@@ -1,15 +1,18 @@
-"""`synkro load | transform | run | stop | runs`: tenant runs through Dagster, followed live.
+"""`synkro load | transform | run | stop | runs`: tenant runs through the Dagster run queue.
 
-Each command creates the job_runs row, starts the Dagster runner in its own process (see
-synkro/orchestration.py) and shows the steps as the assets report them, with a progress bar.
-The exit code is 0 when the run succeeded and 1 otherwise; bad input exits 2 before anything runs.
+Each command makes sure the local services are up (`synkro up`), submits the run through the
+instance (synkro/orchestration/launch.py — the run path the portal, the bot and the schedule share),
+and follows it: the step lines the assets record, a progress bar, and where the run waits in the
+queue. The exit code is 0 when the run succeeded and 1 otherwise; bad input exits 2 before
+anything runs. Ctrl-C stops following, not the run (`synkro stop SLUG` stops it).
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,25 +20,30 @@ from rich.table import Table
 
 from synkro.cli.common import console, controlplane, err_console, print_json
 from synkro.controlplane.errors import BadInputError
-from synkro.orchestration import ACTIVE_STATUSES, RunnerArgs, launch, log_path, pid_alive, stop_process_group
 from synkro.windows import WindowError, forced_window
 
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "info": "cyan", "debug": "dim"}
 SOURCES = {"amocrm": "amocrm_ingestion", "radist": "radist_ingestion"}
 
 
-def _guard_single_run(cp, slug: str) -> None:
-    """One active run per tenant; a row whose runner died is closed instead of blocking forever."""
-    for status in ACTIVE_STATUSES:
-        for run in cp.jobs.list_runs(slug, status=status, limit=20):
-            pid = run.details.get("pid")
-            if pid_alive(pid):
-                raise BadInputError(
-                    f"tenant {slug!r} already has run {run.id} ({run.job}) in progress; "
-                    f"wait for it or `synkro stop {slug}`"
-                )
-            if run.details.get("pid") is not None or status == "running":
-                cp.jobs.finish_run(run.id, "failed", error="the runner process ended unexpectedly")
+def _instance() -> Any:
+    """The shared Dagster instance (one per DAGSTER_HOME and database in this process)."""
+    import os
+
+    return _open_instance(os.environ.get("DAGSTER_HOME"), os.environ.get("DATABASE_URL"))
+
+
+@lru_cache(maxsize=4)
+def _open_instance(_home: str | None, _database: str | None) -> Any:
+    from synkro.orchestration.instance import open_instance
+
+    return open_instance()
+
+
+def services_up(ui: bool = False) -> Any:
+    from synkro.orchestration import services
+
+    return services.up(ui=ui, say=lambda line: console.print(f"[dim]{line}[/]", highlight=False))
 
 
 def start_run(
@@ -46,9 +54,11 @@ def start_run(
     window=None,
     resend: bool = False,
     full: bool = False,
+    wait: bool = True,
 ) -> int:
-    """Create the job_runs row and start the runner; returns the job run id."""
+    """Submit the run through the instance's queue; returns the job run id."""
     from synkro.modeling.manifest import ensure_manifest
+    from synkro.orchestration.launch import ActiveRunError, describe, launch_run
 
     if ensure_manifest():
         console.print("dbt project changed: manifest rebuilt")
@@ -56,77 +66,93 @@ def start_run(
     tenant = cp.tenants.get(slug)
     if tenant.status == "disabled":
         raise BadInputError(f"tenant {slug!r} is disabled; `synkro tenant resume {slug}` first")
-    _guard_single_run(cp, slug)
-    key = f"{trigger}:{slug}:{job}:{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}:{uuid.uuid4().hex[:6]}"
-    run = cp.jobs.create_run(
-        slug,
-        job,
-        trigger,
-        key,
-        window_start=window.start if window else None,
-        window_end=window.end if window else None,
+    services = services_up()
+    try:
+        launched = launch_run(
+            cp,
+            _instance(),
+            services,
+            slug,
+            job,
+            trigger=trigger,
+            launched_by="cli",
+            window=window,
+            resend=resend,
+            full=full,
+            wait=wait,
+        )
+    except ActiveRunError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"run {launched.job_run.id} submitted (Dagster run {launched.dagster_run_id[:8]})")
+    if launched.ahead:
+        console.print(
+            f"queued behind run {describe(launched.ahead[0])}: one run per tenant at a time",
+            highlight=False,
+        )
+    return launched.job_run.id
+
+
+def _print_event(progress: Progress, event) -> None:
+    style = LEVEL_STYLE.get(event.level, "white")
+    step = f"{event.step:<13}" if event.step else " " * 13
+    progress.console.print(
+        f"[dim]{event.at.astimezone():%H:%M:%S}[/] [{style}]{step}[/] {event.message}",
+        markup=True,
+        highlight=False,
     )
-    args = RunnerArgs(
-        tenant=slug,
-        job=job,
-        job_run_id=run.id,
-        trigger=trigger,
-        window_start=window.start.isoformat() if window else None,
-        window_end=window.end.isoformat() if window else None,
-        window_label=window.label if window else None,
-        resend=resend,
-        full=full,
-    )
-    process = launch(args)
-    cp.jobs.update_run(run.id, details={"pid": process.pid})
-    return run.id
 
 
 def follow(job_run_id: int, quiet: bool = False) -> int:
-    """Print the run's events as they arrive; return 0 when it succeeded."""
+    """Print the run's step lines as they arrive; return 0 when it succeeded."""
+    from synkro.orchestration.watch import FALLBACK_WAIT_S, watch
+
     cp = controlplane()
-    seen = 0
     run = cp.jobs.get_run(job_run_id)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task(f"run {job_run_id} ({run.job})", total=1.0)
-        while True:
-            events = cp.jobs.list_events(job_run_id)
-            for event in events[seen:]:
-                style = LEVEL_STYLE.get(event.level, "white")
-                step = f"{event.step:<13}" if event.step else " " * 13
-                progress.console.print(
-                    f"[dim]{event.at.astimezone():%H:%M:%S}[/] [{style}]{step}[/] {event.message}",
-                    markup=True,
-                    highlight=False,
-                )
-            seen = len(events)
-            run = cp.jobs.get_run(job_run_id)
-            progress.update(
-                task, completed=run.progress or 0.0, description=f"run {run.id}: {run.step or '…'}"
-            )
-            if run.status not in ACTIVE_STATUSES:
-                break
-            if not pid_alive(run.details.get("pid")):
-                time.sleep(0.5)
-                run = cp.jobs.get_run(job_run_id)
-                if run.status in ACTIVE_STATUSES:
-                    cp.jobs.finish_run(job_run_id, "failed", error="the runner process ended unexpectedly")
-                    run = cp.jobs.get_run(job_run_id)
-                break
-            time.sleep(0.3)
+    queued_said = False
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=quiet,
+        ) as progress:
+            task = progress.add_task(f"run {job_run_id} ({run.job})", total=1.0)
+            for update in watch(cp, _instance(), job_run_id):
+                if update.queued and not queued_said:
+                    queued_said = True
+                    progress.console.print("[dim]waiting in the run queue[/]", highlight=False)
+                for event in update.events:
+                    _print_event(progress, event)
+                run = update.row
+                status = "queued" if run.status == "queued" else (run.step or "…")
+                progress.update(task, completed=run.progress or 0.0, description=f"run {run.id}: {status}")
+                if update.stalled:
+                    err_console.print(
+                        f"run {run.id}: the report-only run has not started after "
+                        f"{FALLBACK_WAIT_S:.0f} s; is the Dagster daemon up? (`synkro up`)",
+                        markup=False,
+                    )
+                    return 1
+    except KeyboardInterrupt:
+        err_console.print(
+            f"stopped following; run {job_run_id} goes on (`synkro runs {run.tenant}`, "
+            f"`synkro stop {run.tenant}`)",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     if run.status == "succeeded":
         console.print(f"[green]run {run.id} succeeded[/] (Dagster run {run.dagster_run_id or '-'})")
         return 0
-    err_console.print(f"run {run.id} {run.status}: {run.error or 'see the log'}", markup=False)
-    err_console.print(f"log: {log_path(run.id)}", markup=False)
+    err_console.print(f"run {run.id} {run.status}: {run.error or 'see the events'}", markup=False)
+    err_console.print(
+        f"details: synkro runs {run.tenant} --events {run.id}"
+        + (f"; Dagster run {run.dagster_run_id}" if run.dagster_run_id else ""),
+        markup=False,
+    )
     return 1
 
 
@@ -151,16 +177,22 @@ def _raw_counts(slug: str) -> dict[str, int]:
     return counts
 
 
+NO_WAIT = typer.Option(
+    False, "--no-wait", help="Refuse (exit 1) instead of queueing when the tenant has a run in progress."
+)
+
+
 def load(
     slug: str = typer.Argument(..., help="Tenant slug."),
     source: str | None = typer.Option(None, "--source", help="Only this source: amocrm or radist."),
     full: bool = typer.Option(False, "--full", help="Full rescan instead of the incremental load."),
+    no_wait: bool = NO_WAIT,
 ) -> None:
     """Load a tenant's amoCRM and Radist data through Dagster and print row counts."""
     if source is not None and source not in SOURCES:
         raise BadInputError(f"--source must be amocrm or radist, not {source!r}")
     job = SOURCES[source] if source else "ingestion"
-    code = follow(start_run(slug, job, full=full))
+    code = follow(start_run(slug, job, full=full, wait=not no_wait))
     table = Table("table", "rows in warehouse", title=f"{slug}_raw")
     for name, count in _raw_counts(slug).items():
         table.add_row(name, str(count))
@@ -168,9 +200,9 @@ def load(
     raise typer.Exit(code)
 
 
-def transform(slug: str = typer.Argument(..., help="Tenant slug.")) -> None:
+def transform(slug: str = typer.Argument(..., help="Tenant slug."), no_wait: bool = NO_WAIT) -> None:
     """Run the tenant's dbt models and tests through Dagster; print the test summary."""
-    job_run_id = start_run(slug, "transform")
+    job_run_id = start_run(slug, "transform", wait=not no_wait)
     code = follow(job_run_id)
     cp = controlplane()
     for event in cp.jobs.list_events(job_run_id):
@@ -197,6 +229,7 @@ def run(
     start: str | None = typer.Option(None, "--from", help="Window start (ISO; tenant time zone if naive)."),
     end: str | None = typer.Option(None, "--to", help="Window end (ISO; tenant time zone if naive)."),
     resend: bool = typer.Option(False, "--resend", help="Send the report again even if it was delivered."),
+    no_wait: bool = NO_WAIT,
 ) -> None:
     """Force the whole chain for a tenant: load → dbt → analysis → report → Telegram."""
     cp = controlplane()
@@ -218,23 +251,40 @@ def run(
         f"report window for [bold]{slug}[/]: {window.start.astimezone(tenant.zone):%d.%m %H:%M} → "
         f"{window.end.astimezone(tenant.zone):%d.%m %H:%M} ({tenant.timezone})"
     )
-    raise typer.Exit(follow(start_run(slug, "forced_report", window=window, resend=resend)))
+    raise typer.Exit(follow(start_run(slug, "forced_report", window=window, resend=resend, wait=not no_wait)))
 
 
-def stop(slug: str = typer.Argument(..., help="Tenant slug.")) -> None:
-    """Stop the tenant's active run."""
+def stop(
+    slug: str = typer.Argument(..., help="Tenant slug."),
+    timeout: float = typer.Option(60, help="Seconds to wait for the runs to end."),
+) -> None:
+    """Stop the tenant's queued and running runs, whoever started them (CLI, UI, schedule)."""
+    from synkro.orchestration.launch import active_runs, describe, stop_runs
+    from synkro.orchestration.ledger import RunLedger, close_from_dagster
+
     cp = controlplane()
-    active = [r for s in ACTIVE_STATUSES for r in cp.jobs.list_runs(slug, status=s, limit=20)]
-    if not active:
+    cp.tenants.get(slug)
+    instance = _instance()
+    stopped = stop_runs(instance, slug)
+    if not stopped:
         console.print(f"no active run for {slug}")
         raise typer.Exit(1)
-    for job_run in active:
-        pid = job_run.details.get("pid")
-        if pid and stop_process_group(pid):
-            console.print(f"stopping run {job_run.id} (pid {pid})")
-        else:
-            cp.jobs.finish_run(job_run.id, "cancelled", error="stopped by operator")
-            console.print(f"run {job_run.id} marked cancelled")
+    for run in stopped:
+        console.print(f"stopping run {describe(run)}", highlight=False)
+    deadline = time.monotonic() + timeout
+    while active_runs(instance, slug) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    ledger = RunLedger(cp)
+    for run in stopped:
+        current = instance.get_run_by_id(run.run_id)
+        row = close_from_dagster(ledger, instance, current)
+        state = current.status.value.lower()
+        console.print(
+            f"run {run.run_id[:8]} {state}" + (f" (job run {row.id})" if row else ""), highlight=False
+        )
+    if active_runs(instance, slug):
+        err_console.print(f"some runs of {slug} are still ending; see `synkro runs {slug}`", markup=False)
+        raise typer.Exit(1)
 
 
 def runs(

@@ -20,11 +20,11 @@ from synkro.clients.radist import RadistClient
 from synkro.clients.tenant_clients import amocrm_client_for, radist_client_for
 from synkro.db import connect
 from synkro.loading import make_pipeline
+from synkro.orchestration.tags import FULL_LOAD
 from synkro.warehouse import known_phones
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
-from synkro_dagster.tags import FULL_LOAD
 
 # Only used to derive asset specs at import time; no request is ever made with these.
 _SPEC_URL = "postgresql://spec:spec@127.0.0.1:1/spec"

@@ -10,13 +10,13 @@ import dagster as dg
 from synkro.clients.tenant_clients import amocrm_base_url
 from synkro.db import connect
 from synkro.delivery.telegram import ControlPlaneDeliveryStore, DeliveryFailed, TelegramTarget, deliver_report
+from synkro.orchestration.tags import RESEND
 from synkro.report.build import build_report
 from synkro.report.model import Report, ReportWindow
 from synkro.report.render import html_document
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
-from synkro_dagster.tags import RESEND
 from synkro_dagster.window import run_window
 
 REPORT_TYPE = "daily"
