@@ -43,6 +43,7 @@ class E2ETenant:
     first_run_output: str = ""
     gemini_before: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
+    services: Any = None  # tests.fixtures.services.DagsterServices, for tests that steer sensors
 
     @property
     def control(self) -> str:
