@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.amocrm import REDIRECT_URI
+from sandbox.server import SandboxServer
 from synkro.controlplane import ControlPlane, open_controlplane
 from synkro.orchestration import dagster_home
-from synkro.sandbox.amocrm import REDIRECT_URI
-from synkro.sandbox.server import SandboxServer
 from tests.e2e_helpers import SYNKRO, child_env, synkro_cli
 
 pytestmark = pytest.mark.timeout(600)

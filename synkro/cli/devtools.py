@@ -22,7 +22,7 @@ def prepare() -> None:
 
 
 def _start_sandbox(port: int, scenario: str):
-    from synkro.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     return SandboxServer(seed=42, scenario=scenario, port=port).start()
 
@@ -130,10 +130,10 @@ def demo(
     port: int = typer.Option(0, help="Sandbox port (0 = 8765 if free, else any free port)."),
 ) -> None:
     """The whole product on the embedded Postgres and the local sandbox, end to end."""
+    from sandbox.server import free_port
     from synkro.cli.pipeline import follow, start_run
     from synkro.db import database_url, masked_url, uses_embedded
     from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, html_to_terminal, telegram_messages
-    from synkro.sandbox.server import free_port
     from synkro.windows import last_closed_business_day
 
     console.rule("1. Postgres")

@@ -14,8 +14,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from synkro.sandbox.faults import SERVICES, FaultSettings
-from synkro.sandbox.scenario import SIZES
+from sandbox.faults import SERVICES, FaultSettings
+from sandbox.scenario import SIZES
 
 app = typer.Typer(help="Local emulators of amoCRM, Radist, Gemini and Telegram with generated tenant data.")
 console = Console()
@@ -93,7 +93,7 @@ def serve_cmd(
     ),
 ) -> None:
     """Serve all four emulators in one process until Ctrl+C."""
-    from synkro.sandbox.server import serve
+    from sandbox.server import serve
 
     if scenario not in SIZES:
         raise typer.BadParameter(f"--scenario must be one of {', '.join(SIZES)}")
