@@ -7,11 +7,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from synkro.cli.common import console, controlplane
 from synkro.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from synkro.sandbox_process import SandboxProcess
 
 
 def prepare() -> None:
@@ -21,13 +25,14 @@ def prepare() -> None:
     console.print(f"dbt manifest ready: {build_manifest()}")
 
 
-def _start_sandbox(port: int, scenario: str):
-    from sandbox.server import SandboxServer
+def _start_sandbox(port: int, scenario: str) -> SandboxProcess:
+    """The sandbox as a child process (the product does not import it); `port` 0 = any free."""
+    from synkro.sandbox_process import SandboxProcess
 
-    return SandboxServer(seed=42, scenario=scenario, port=port).start()
+    return SandboxProcess(port=port, scenario=scenario, seed=42).start()
 
 
-def _reconnect_demo(sandbox) -> None:
+def _reconnect_demo(sandbox: SandboxProcess) -> None:
     """A fresh sandbox forgets issued tokens: give the demo tenant a new pair from a new code."""
     from synkro.clients.amocrm_oauth import OAuthApp, exchange_code
     from synkro.controlplane import NotFoundError
@@ -63,16 +68,25 @@ def dev(
     """Open the Dagster UI (webserver + daemon) on this checkout's instance."""
     from synkro.db import database_url, masked_url
     from synkro.demo import DEMO_PORT
-    from synkro.orchestration import runtime_env
 
     console.print(f"database: {masked_url(database_url())}")
     controlplane()
     server = None
-    if sandbox:
-        server = _start_sandbox(DEMO_PORT, "small")
-        _reconnect_demo(server)
-        console.print(f"sandbox: {server.urls.root}")
-    env = runtime_env()
+    try:
+        if sandbox:
+            server = _start_sandbox(DEMO_PORT, "small")
+            _reconnect_demo(server)
+            console.print(f"sandbox: {server.urls.root}")
+        _run_dagster_dev(port)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run_dagster_dev(port: int) -> None:
+    """`dagster dev` on this checkout until it exits or Ctrl-C stops it."""
+    from synkro.orchestration import runtime_env
+
     console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
     process = subprocess.Popen(
         [
@@ -86,16 +100,13 @@ def dev(
             str(port),
         ],
         cwd=REPO_ROOT,
-        env=env,
+        env=runtime_env(),
     )
     try:
         process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    finally:
-        if server is not None:
-            server.stop()
 
 
 def docs(
@@ -130,7 +141,6 @@ def demo(
     port: int = typer.Option(0, help="Sandbox port (0 = 8765 if free, else any free port)."),
 ) -> None:
     """The whole product on the embedded Postgres and the local sandbox, end to end."""
-    from sandbox.server import free_port
     from synkro.cli.pipeline import follow, start_run
     from synkro.db import database_url, masked_url, uses_embedded
     from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, html_to_terminal, telegram_messages
@@ -143,7 +153,7 @@ def demo(
     console.print("control plane migrated (schema synkro)")
 
     console.rule("2. Sandbox: amoCRM, Radist, Gemini and Telegram emulators")
-    chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else free_port())
+    chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else 0)
     sandbox = _start_sandbox(chosen, scenario)
     try:
         info = sandbox.info()
