@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv sync --frozen --inexact --extra dev --python $(BIN)/python
+	$(BIN)/uv sync --frozen --inexact --extra dev --extra sandbox --python $(BIN)/python
 	$(BIN)/synkro prepare
 	@touch $(STAMP)
 

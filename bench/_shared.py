@@ -41,7 +41,7 @@ def start_sandbox(scenario: str, seed: int, timeout: float = 600) -> tuple[subpr
     """`synkro sandbox serve` in a child process; returns it and the info-file payload."""
     info_file = Path(tempfile.mkdtemp(prefix="synkro-bench-")) / "info.json"
     code = (
-        "from synkro.sandbox.server import serve; "
+        "from sandbox.server import serve; "
         f"serve(port=0, seed={seed}, scenario={scenario!r}, info_file={str(info_file)!r})"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)

@@ -133,10 +133,10 @@ def main() -> int:
     sandbox = None
     code = 1
     try:
+        from sandbox.server import SandboxServer, free_port
         from synkro.controlplane import open_controlplane
         from synkro.demo import configure_tenant
         from synkro.orchestration import dagster_home as ensure_dagster_home
-        from synkro.sandbox.server import SandboxServer, free_port
         from synkro.windows import last_closed_business_day
 
         ensure_dagster_home()

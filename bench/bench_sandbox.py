@@ -34,7 +34,7 @@ PARAMS = {"limit": "250", "with": "contacts", "order[updated_at]": "asc"}
 
 
 def _serve(port: int, scenario: str, info_file: str) -> None:
-    from synkro.sandbox.server import serve
+    from sandbox.server import serve
 
     serve(
         port=port,
@@ -138,10 +138,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
+    from sandbox.scenario import SIZES
+    from sandbox.scenario_cache import CACHED_SIZES, cache_path
+    from sandbox.server import free_port
     from synkro.paths import synkro_home
-    from synkro.sandbox.scenario import SIZES
-    from synkro.sandbox.scenario_cache import CACHED_SIZES, cache_path
-    from synkro.sandbox.server import free_port
 
     cached = args.scenario in CACHED_SIZES
     cache_hit = cached and cache_path(synkro_home() / "cache" / "sandbox", 42, args.scenario).exists()

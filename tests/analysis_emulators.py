@@ -1,7 +1,7 @@
 """Run the sandbox's Gemini and Telegram emulator apps in a thread for the analysis/delivery tests.
 
 Why not the full sandbox server: these tests need only two emulators, and starting just them keeps
-each test file at a few seconds. The apps are the sandbox's own (synkro.sandbox.gemini/telegram),
+each test file at a few seconds. The apps are the sandbox's own (sandbox.gemini/telegram),
 served over real HTTP by uvicorn, so our real clients (google-genai, python-telegram-bot) talk to
 them exactly as to the live services.
 """
@@ -20,7 +20,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from synkro.sandbox.state import SandboxState
+from sandbox.state import SandboxState
 
 
 @dataclass
@@ -52,7 +52,7 @@ def running_emulators(*services: str) -> Iterator[Emulators]:
     state = SandboxState(scenario=None, seed=7)  # type: ignore[arg-type]
     routes, control = [], []
     for service in services:
-        module = importlib.import_module(f"synkro.sandbox.{service}")
+        module = importlib.import_module(f"sandbox.{service}")
         routes.append(Mount(f"/{service}", app=module.build_app(state)))
         if hasattr(module, "control_routes"):
             control.append(Mount(f"/{service}", routes=module.control_routes(state)))

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
+from sandbox.server import SandboxServer
 from synkro.controlplane import ControlPlane
 from synkro.paths import REPO_ROOT
-from synkro.sandbox.server import SandboxServer
 from synkro.windows import Window
 
 SYNKRO = Path(sys.executable).parent / "synkro"

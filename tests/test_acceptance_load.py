@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from sandbox.amocrm import REDIRECT_URI
+from sandbox.server import SandboxServer
 from synkro.controlplane import ControlPlane, open_controlplane
-from synkro.sandbox.amocrm import REDIRECT_URI
-from synkro.sandbox.server import SandboxServer
 from tests.e2e_helpers import SYNKRO, synkro_cli
 from tests.fixtures.services import DagsterServices
 

@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from dlt_sources.amocrm import amocrm_source
+from sandbox.amocrm import REDIRECT_URI
+from sandbox.server import SandboxServer
 from synkro.clients.amocrm import AmoCRMAuthError, AmoCRMClient
 from synkro.clients.amocrm_oauth import (
     OAuthApp,
@@ -26,8 +28,6 @@ from synkro.clients.amocrm_oauth import (
 )
 from synkro.clients.ratelimit import RateLimiter
 from synkro.loading import run_load
-from synkro.sandbox.amocrm import REDIRECT_URI
-from synkro.sandbox.server import SandboxServer
 
 _slugs = itertools.count(1)
 

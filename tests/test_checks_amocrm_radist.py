@@ -14,12 +14,12 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from sandbox.amocrm import REDIRECT_URI
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
 from synkro.checks import CheckOptions, CheckResult, run_check
 from synkro.checks.amocrm import token_lines
 from synkro.controlplane import ControlPlane, open_controlplane
-from synkro.sandbox.amocrm import REDIRECT_URI
-from synkro.sandbox.server import SandboxServer
-from synkro.sandbox.state import SandboxState
 from synkro.tenant_context import TenantContext
 from tests.controlplane_helpers import synkro
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from sandbox.server import SandboxServer
 from synkro.checks import CheckOptions, run_check
 from synkro.controlplane import ControlPlane, open_controlplane
 from synkro.db import connect
-from synkro.sandbox.server import SandboxServer
 from synkro.tenant_context import TenantContext
 from tests.analysis_marts import Dialog, create_marts
 from tests.controlplane_helpers import synkro
@@ -195,7 +195,7 @@ def test_telegram_check_finds_a_blocked_bot_that_getchat_does_not_reveal(
 
 
 def test_telegram_check_invalid_token_and_upgraded_group(cp: ControlPlane, sandbox: SandboxServer) -> None:
-    from synkro.sandbox.telegram import LEGACY_GROUP_ID
+    from sandbox.telegram import LEGACY_GROUP_ID
 
     slug = _tenant(cp, sandbox)
     cp.configs.set_config(slug, "telegram", {"bot_token": "999:not-the-right-token"}, actor="test")

@@ -10,11 +10,11 @@ import httpx
 import psycopg
 import pytest
 
+from sandbox import supabase as emu
+from sandbox.server import SandboxServer
 from synkro.checks import CheckResult
 from synkro.checks.supabase import check_dsn_shape, check_keys, check_postgres, key_kind, project_ref
 from synkro.controlplane import open_controlplane
-from synkro.sandbox import supabase as emu
-from synkro.sandbox.server import SandboxServer
 from synkro.supabase_setup import names_for, setup_sql
 from tests.controlplane_helpers import new_slug, synkro
 from tests.test_supabase_setup import _as_user, _run, warehouse  # noqa: F401 (fixture)

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from sandbox.amocrm import REDIRECT_URI
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
 from synkro.clients.tenant_clients import amocrm_client_for, amocrm_token_provider
 from synkro.controlplane import ControlPlane, open_controlplane
-from synkro.sandbox.amocrm import REDIRECT_URI
-from synkro.sandbox.server import SandboxServer
-from synkro.sandbox.state import SandboxState
 from tests.controlplane_helpers import synkro
 
 

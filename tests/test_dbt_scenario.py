@@ -24,10 +24,10 @@ from dlt_sources.amocrm.rows import (
     user_row,
 )
 from dlt_sources.radist.rows import chat_row, message_row
+from sandbox.amocrm import contact_dict, lead_dict
+from sandbox.radist import format_created_at, message_dict
+from sandbox.scenario import Scenario, generate_scenario
 from synkro.modeling.dbt import dbt_vars, run_dbt
-from synkro.sandbox.amocrm import contact_dict, lead_dict
-from synkro.sandbox.radist import format_created_at, message_dict
-from synkro.sandbox.scenario import Scenario, generate_scenario
 from tests.dbt_raw_fixtures import copy_rows, create_raw_schema
 
 SLUG = "medium"

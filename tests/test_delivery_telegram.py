@@ -12,6 +12,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from sandbox.telegram import LEGACY_GROUP_ID, OWNER_CHAT_ID
 from synkro.controlplane import ControlPlane
 from synkro.delivery.telegram import (
     ControlPlaneDeliveryStore,
@@ -21,7 +22,6 @@ from synkro.delivery.telegram import (
     deliver_report,
 )
 from synkro.report.model import Headline, ManagerRow, Report, ReportWindow
-from synkro.sandbox.telegram import LEGACY_GROUP_ID, OWNER_CHAT_ID
 from synkro.secrets import SecretBox
 from tests.analysis_emulators import Emulators, running_emulators
 

@@ -19,12 +19,12 @@ from statistics import mean
 import psycopg
 import pytest
 
+from sandbox.gemini import store as gemini_store
+from sandbox.server import SandboxServer
+from sandbox.telegram import store as telegram_store
 from synkro.controlplane import open_controlplane
 from synkro.demo import configure_tenant
 from synkro.report.model import Report
-from synkro.sandbox.gemini import store as gemini_store
-from synkro.sandbox.server import SandboxServer
-from synkro.sandbox.telegram import store as telegram_store
 from synkro.windows import Window, business_day
 from tests.e2e_helpers import (
     EMAIL_RE,

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 
 from dlt_sources.amocrm import amocrm_source
+from sandbox.server import SandboxServer
 from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMClient, StaticTokenProvider
 from synkro.clients.ratelimit import RateLimiter
 from synkro.loading import run_load
-from synkro.sandbox.server import SandboxServer
 
 _slugs = itertools.count(1)
 

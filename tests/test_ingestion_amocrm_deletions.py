@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from dlt_sources.amocrm import reconcile_due
+from sandbox.scenario import Event
+from sandbox.server import SandboxServer
 from synkro.clients.ratelimit import RateLimiter
-from synkro.sandbox.scenario import Event
-from synkro.sandbox.server import SandboxServer
 from tests.test_ingestion_amocrm import load
 
 _slugs = itertools.count(1)

@@ -10,10 +10,10 @@ import pytest
 
 from dlt_sources.amocrm import amocrm_source
 from dlt_sources.radist import radist_source
+from sandbox.server import SandboxServer
 from synkro.clients.amocrm import AmoCRMClient, StaticTokenProvider
 from synkro.clients.radist import RadistAuthError, RadistClient
 from synkro.loading import run_load
-from synkro.sandbox.server import SandboxServer
 from synkro.warehouse import known_phones
 
 _slugs = itertools.count(1)

@@ -12,10 +12,10 @@ import pytest
 
 from dlt_sources.radist import radist_source
 from dlt_sources.radist.messages import ChatDone, ChatRead, ChatRows, read_messages
+from sandbox.server import SandboxServer
 from synkro.clients.radist import RadistClient, RadistError
 from synkro.clients.throttle import SharedThrottle
 from synkro.loading import run_load
-from synkro.sandbox.server import SandboxServer
 
 _slugs = itertools.count(1)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from sandbox.state import max_in_window
 from synkro.clients.ratelimit import RateLimiter, shared_limiter
-from synkro.sandbox.state import max_in_window
 
 
 def test_limit_holds_in_every_window_across_threads() -> None:

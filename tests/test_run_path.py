@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sandbox.server import SandboxServer
 from synkro.controlplane import open_controlplane
 from synkro.demo import configure_tenant
 from synkro.orchestration import services, tags
-from synkro.sandbox.server import SandboxServer
 from synkro.windows import Window, last_closed_business_day
 from tests.e2e_helpers import SYNKRO, E2ETenant, new_private_chat, synkro_cli, telegram_messages
 from tests.fixtures.services import DagsterServices

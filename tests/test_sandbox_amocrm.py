@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from synkro.sandbox.server import SandboxServer
-from synkro.sandbox.state import SandboxState
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
 
 OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
 # One plain client: http.get() builds a new SSL context per call, which costs ~0.3 s.

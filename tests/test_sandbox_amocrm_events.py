@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from synkro.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 NOW = 1_790_000_000.0
 

@@ -12,8 +12,8 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel, Field
 
-from synkro.sandbox.gemini import GeminiStore, store
-from synkro.sandbox.server import SandboxServer
+from sandbox.gemini import GeminiStore, store
+from sandbox.server import SandboxServer
 
 GOOD = """Оцени диалог.
 [29.11 10:14] клиент: Здравствуйте, сколько стоит установка?

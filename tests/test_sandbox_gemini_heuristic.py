@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from sandbox.gemini_heuristic import assess, parse_transcript
+from sandbox.gemini_structured import structured_answer
 from synkro.analysis.prompt import build_prompt
 from synkro.analysis.rubric import DEFAULT_RUBRIC
 from synkro.analysis.schema import DialogAnalysis
-from synkro.sandbox.gemini_heuristic import assess, parse_transcript
-from synkro.sandbox.gemini_structured import structured_answer
 
 WAITING = """[30.11 09:00] клиент: Добрый день, есть доставка в Казань?
 [30.11 11:30] менеджер: Здравствуйте! Да, доставляем. Какой у вас адрес?

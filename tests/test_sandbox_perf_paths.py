@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from synkro.sandbox.amocrm import lead_dict
-from synkro.sandbox.amocrm_fragments import lead_fragment
-from synkro.sandbox.scenario import Lead, generate_scenario
-from synkro.sandbox.scenario_cache import cache_path, load_or_generate, shift_scenario
+from sandbox.amocrm import lead_dict
+from sandbox.amocrm_fragments import lead_fragment
+from sandbox.scenario import Lead, generate_scenario
+from sandbox.scenario_cache import cache_path, load_or_generate, shift_scenario
 
 NOW = 1_790_000_000.25
 

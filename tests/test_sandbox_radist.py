@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from synkro.sandbox.server import SandboxServer
-from synkro.sandbox.state import SandboxState
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from collections import Counter
 import httpx
 import phonenumbers
 
-from synkro.sandbox.scenario import SIZES, generate_scenario
-from synkro.sandbox.server import SandboxServer
+from sandbox.scenario import SIZES, generate_scenario
+from sandbox.server import SandboxServer
 
 NOW = 1_780_000_000.0
 
@@ -130,7 +130,7 @@ def test_control_endpoints_ground_truth_regenerate_and_info_file(tmp_path) -> No
         assert set(info["telegram"]) == {"base_url", "bot_token", "chat_id"}
         assert not info["gemini"]["api_key"].startswith("AIza")
         assert info["telegram"]["base_url"] == f"{server.urls.root}/telegram"
-        from synkro.sandbox.info import write_info_file
+        from sandbox.info import write_info_file
 
         path = tmp_path / "sandbox.json"
         write_info_file(path, info)

@@ -14,7 +14,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
 
-from synkro.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 _chat_ids = itertools.count(880_000_001)
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from synkro.cli.common import console, controlplane
+
+if TYPE_CHECKING:
+    from synkro.sandbox_process import SandboxProcess
 
 
 def prepare() -> None:
@@ -18,13 +22,14 @@ def prepare() -> None:
     console.print(f"dbt manifest ready: {build_manifest()}")
 
 
-def _start_sandbox(port: int, scenario: str):
-    from synkro.sandbox.server import SandboxServer
+def _start_sandbox(port: int, scenario: str) -> SandboxProcess:
+    """The sandbox as a child process (the product does not import it); `port` 0 = any free."""
+    from synkro.sandbox_process import SandboxProcess
 
-    return SandboxServer(seed=42, scenario=scenario, port=port).start()
+    return SandboxProcess(port=port, scenario=scenario, seed=42).start()
 
 
-def _reconnect_demo(sandbox) -> None:
+def _reconnect_demo(sandbox: SandboxProcess) -> None:
     """A fresh sandbox forgets issued tokens: give the demo tenant a new pair from a new code."""
     from synkro.clients.amocrm_oauth import OAuthApp, exchange_code
     from synkro.controlplane import NotFoundError
@@ -123,7 +128,6 @@ def demo(
     from synkro.cli.pipeline import follow, start_run
     from synkro.db import database_url, masked_url, uses_embedded
     from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, html_to_terminal, telegram_messages
-    from synkro.sandbox.server import free_port
     from synkro.windows import last_closed_business_day
 
     console.rule("1. Postgres")
@@ -133,7 +137,7 @@ def demo(
     console.print("control plane migrated (schema synkro)")
 
     console.rule("2. Sandbox: amoCRM, Radist, Gemini and Telegram emulators")
-    chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else free_port())
+    chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else 0)
     sandbox = _start_sandbox(chosen, scenario)
     try:
         info = sandbox.info()

@@ -29,11 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from synkro.sandbox import faults
-from synkro.sandbox.gemini_heuristic import assess
-from synkro.sandbox.gemini_models import GeminiModel, find_model, listed_models, today_utc
-from synkro.sandbox.gemini_structured import structured_answer
-from synkro.sandbox.state import SandboxState
+from sandbox import faults
+from sandbox.gemini_heuristic import assess
+from sandbox.gemini_models import GeminiModel, find_model, listed_models, today_utc
+from sandbox.gemini_structured import structured_answer
+from sandbox.state import SandboxState
 
 SERVICE = "gemini"
 API_VERSIONS = ("v1", "v1beta")

@@ -20,8 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from synkro.sandbox import scenario_data as data
-from synkro.sandbox.dialogs import (
+from sandbox import scenario_data as data
+from sandbox.dialogs import (
     PATTERN_BY_NAME,
     PATTERNS,
     DialogContext,

@@ -18,9 +18,9 @@ import pickle
 import tempfile
 from pathlib import Path
 
-from synkro.sandbox import dialogs, scenario_data
-from synkro.sandbox import scenario as scenario_module
-from synkro.sandbox.scenario import Chat, Contact, Lead, Scenario, generate_scenario
+from sandbox import dialogs, scenario_data
+from sandbox import scenario as scenario_module
+from sandbox.scenario import Chat, Contact, Lead, Scenario, generate_scenario
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from synkro.sandbox.scenario import Event
+from sandbox.scenario import Event
 
 MAX_EVENTS_LIMIT = 100
 DEFAULT_LIMIT = 50

@@ -36,9 +36,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from synkro.sandbox import faults
-from synkro.sandbox.state import SandboxState
-from synkro.sandbox.telegram_entities import EntityParseError, parse_text
+from sandbox import faults
+from sandbox.state import SandboxState
+from sandbox.telegram_entities import EntityParseError, parse_text
 
 SERVICE = "telegram"
 MAX_TEXT_LENGTH = 4096

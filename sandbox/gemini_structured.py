@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from synkro.sandbox.gemini_heuristic import CRITERIA_TITLES, Assessment, Criterion
+from sandbox.gemini_heuristic import CRITERIA_TITLES, Assessment, Criterion
 
 _CRITERION_ALIASES: dict[str, tuple[str, ...]] = {
     "greeting": ("greet", "привет", "hello"),

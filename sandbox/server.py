@@ -29,21 +29,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from synkro.sandbox.faults import SCOPE_KEY, SERVICES
-from synkro.sandbox.info import write_info_file
-from synkro.sandbox.scenario import SIZES, generate_scenario
-from synkro.sandbox.scenario_cache import CACHED_SIZES, load_or_generate
-from synkro.sandbox.state import SandboxState
+from sandbox.faults import SCOPE_KEY, SERVICES
+from sandbox.info import write_info_file
+from sandbox.scenario import SIZES, generate_scenario
+from sandbox.scenario_cache import CACHED_SIZES, load_or_generate
+from sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
 
 # service -> (module, mount path)
 EMULATORS: dict[str, tuple[str, str]] = {
-    "amocrm": ("synkro.sandbox.amocrm", "/amocrm"),
-    "radist": ("synkro.sandbox.radist", "/radist/v2"),
-    "gemini": ("synkro.sandbox.gemini", "/gemini"),
-    "telegram": ("synkro.sandbox.telegram", "/telegram"),
-    "supabase": ("synkro.sandbox.supabase", "/supabase"),
+    "amocrm": ("sandbox.amocrm", "/amocrm"),
+    "radist": ("sandbox.radist", "/radist/v2"),
+    "gemini": ("sandbox.gemini", "/gemini"),
+    "telegram": ("sandbox.telegram", "/telegram"),
+    "supabase": ("sandbox.supabase", "/supabase"),
 }
 
 
@@ -134,7 +134,7 @@ def _control_routes(state: SandboxState) -> list[BaseRoute]:
         return JSONResponse(state.info())
 
     async def new_auth_code(request: Request) -> Response:
-        from synkro.sandbox.amocrm import issue_auth_code
+        from sandbox.amocrm import issue_auth_code
 
         return JSONResponse({"auth_code": issue_auth_code(state)})
 
@@ -177,7 +177,7 @@ def create_state(
 ) -> SandboxState:
     """Generate the scenario (from the on-disk cache for `large`) and wrap it in a fresh state.
 
-    `cache_dir` defaults to `<synkro_home>/cache/sandbox`; see synkro.sandbox.scenario_cache.
+    `cache_dir` defaults to `<synkro_home>/cache/sandbox`; see sandbox.scenario_cache.
     """
     if scenario not in SIZES:
         raise ValueError(f"scenario must be one of {sorted(SIZES)}")
@@ -189,7 +189,7 @@ def create_state(
     else:
         generated = generate_scenario(seed=seed, size=scenario, now=now)
     state = SandboxState(scenario=generated, seed=seed)
-    from synkro.sandbox.amocrm import init_tokens
+    from sandbox.amocrm import init_tokens
 
     init_tokens(state)
     return state

@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from synkro.sandbox import faults
-from synkro.sandbox.dialogs import Message
-from synkro.sandbox.scenario import CONNECTIONS, Chat, Scenario
-from synkro.sandbox.state import SandboxState
+from sandbox import faults
+from sandbox.dialogs import Message
+from sandbox.scenario import CONNECTIONS, Chat, Scenario
+from sandbox.state import SandboxState
 
 MSK = timezone(timedelta(hours=3))
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

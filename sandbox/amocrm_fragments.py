@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from synkro.sandbox.scenario import Lead
+from sandbox.scenario import Lead
 
 
 @lru_cache(maxsize=4096)

@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
-    from synkro.sandbox.state import SandboxState
+    from sandbox.state import SandboxState
 
 SERVICES = ("amocrm", "radist", "gemini", "telegram")
 
 # Scope key holding a mutable dict shared between `check()` and the middleware.
-SCOPE_KEY = "synkro.sandbox"
+SCOPE_KEY = "sandbox.faults"
 
 # `account_status` values; amoCRM answers 402 for unpaid and 403 for blocked accounts.
 ACCOUNT_STATUSES = ("active", "unpaid", "blocked")

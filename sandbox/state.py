@@ -4,11 +4,11 @@ Emulators are built as `build_app(state: SandboxState) -> Starlette` and keep no
 tests can run several sandboxes side by side. The server runs one asyncio loop, so handlers
 mutate the state without locks; tests in another thread only read it or replace fault settings.
 
-Contract for emulator modules (`synkro.sandbox.<service>`):
+Contract for emulator modules (`sandbox.<service>`):
 - `build_app(state) -> Starlette` is mounted at `/<service>` (Radist at `/radist/v2`).
 - optional `control_routes(state) -> list[BaseRoute]` is mounted at `/_sandbox/<service>`
   (e.g. Telegram's `GET /_sandbox/telegram/messages`).
-- call `await synkro.sandbox.faults.check(state, "<service>", request, render=...)` first thing.
+- call `await sandbox.faults.check(state, "<service>", request, render=...)` first thing.
 - keep private data in `state.service_data["<service>"]` and reset it in `reset_service_data`
   if needed (the dict is simply cleared by `SandboxState.reset`).
 """
@@ -20,11 +20,11 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from synkro.sandbox.faults import FaultSettings, default_faults, new_fault_rng
-from synkro.sandbox.info import SandboxCredentials, info_dict
+from sandbox.faults import FaultSettings, default_faults, new_fault_rng
+from sandbox.info import SandboxCredentials, info_dict
 
 if TYPE_CHECKING:
-    from synkro.sandbox.scenario import Scenario
+    from sandbox.scenario import Scenario
 
 # Keep at most this many timestamps per (service, account) for rate measurement.
 _LOG_CAP = 200_000
@@ -121,7 +121,7 @@ class SandboxState:
         self.fault_rng = new_fault_rng(self.seed)
 
     def info(self) -> dict[str, Any]:
-        """The `--info-file` payload (see synkro.sandbox.info)."""
+        """The `--info-file` payload (see sandbox.info)."""
         return info_dict(self.credentials, self.base_url, self.amo_long_lived_token)
 
     def set_faults(self, service: str, **changes: Any) -> None:

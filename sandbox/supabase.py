@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from synkro.sandbox.state import SandboxState
+from sandbox.state import SandboxState
 
 PROJECT_REF = "sandboxref"
 PUBLISHABLE_KEY = "sb_publishable_sandbox-supabase-publishable"

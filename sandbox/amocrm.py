@@ -33,10 +33,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from synkro.sandbox import faults
-from synkro.sandbox.amocrm_events import EventQuery, events_page
-from synkro.sandbox.amocrm_fragments import lead_fragment
-from synkro.sandbox.scenario import (
+from sandbox import faults
+from sandbox.amocrm_events import EventQuery, events_page
+from sandbox.amocrm_fragments import lead_fragment
+from sandbox.scenario import (
     EMAIL_ENUMS,
     EMAIL_FIELD_ID,
     PHONE_ENUMS,
@@ -45,7 +45,7 @@ from synkro.sandbox.scenario import (
     Lead,
     Scenario,
 )
-from synkro.sandbox.state import AmoToken, SandboxState
+from sandbox.state import AmoToken, SandboxState
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50

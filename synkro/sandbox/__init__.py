@@ -1,4 +1,0 @@
-"""Local emulators of amoCRM, Radist, Gemini and Telegram, served by one Starlette app.
-
-Start one with `synkro.sandbox.server.SandboxServer` (tests) or `synkro sandbox serve` (CLI).
-"""
