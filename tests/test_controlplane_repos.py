@@ -246,6 +246,23 @@ def test_create_draft_racing_an_uncommitted_insert_waits_and_returns_the_winner(
     assert [r.id for r in cp.reports.list_reports(slug)] == [winner_id]
 
 
+def test_tenant_lock_is_exclusive_per_tenant_and_purpose(cp: ControlPlane, slug: str):
+    from synkro.controlplane.locks import TELEGRAM_DELIVERY, LockTimeout, tenant_lock
+
+    other = _slug()
+    cp.tenants.create(other, "Other", "Europe/Moscow", actor="test")
+    with tenant_lock(cp, slug, TELEGRAM_DELIVERY):
+        for wait in (0, 0.2):  # try once / wait a little
+            with pytest.raises(LockTimeout), tenant_lock(cp, slug, TELEGRAM_DELIVERY, timeout_seconds=wait):
+                pass
+        with tenant_lock(cp, other, TELEGRAM_DELIVERY, timeout_seconds=0):  # another tenant
+            pass
+        with tenant_lock(cp, slug, TELEGRAM_DELIVERY + 1, timeout_seconds=0):  # another purpose
+            pass
+    with tenant_lock(cp, slug, TELEGRAM_DELIVERY, timeout_seconds=0):  # released on exit
+        pass
+
+
 def test_settings_defaults_and_rubric_versioning(cp: ControlPlane, slug: str):
     settings = cp.settings.get_settings(slug)
     assert (settings.mode, settings.day_boundary, settings.run_time) == ("amocrm_radist", "22:01", "22:10")
