@@ -2,8 +2,9 @@
 
 Tenants keep their own local run time and timezone, which a cron schedule cannot express, so one
 sensor evaluates every tenant's due windows (synkro.schedule) each minute. Each request carries a
-run key of tenant + business day and a job_runs row with the same idempotency key, so nothing runs
-twice even if the daemon restarts mid-evaluation; missed days are caught up within the look-back.
+run key of tenant + business day + attempt and a job_runs row with the same idempotency key, so
+nothing runs twice even if the daemon restarts mid-evaluation; missed days are caught up within
+the look-back, and a failed day is tried again later, a bounded number of times.
 """
 
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ import dagster as dg
 from synkro.controlplane import DuplicateRunError, open_controlplane
 from synkro.orchestration import tags
 from synkro.orchestration.ledger import RunLedger, close_from_dagster
-from synkro.schedule import due_windows, scheduled_key
+from synkro.schedule import due_attempts, due_windows
+from synkro_dagster.assets.reporting import REPORT_TYPE
 from synkro_dagster.fallback import fallback_request
 from synkro_dagster.jobs import forced_report
 from synkro_dagster.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
@@ -34,7 +36,12 @@ def tenant_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
 
 
 def scheduled_run_requests(cp, now: datetime, known_partitions: set[str]) -> list[dg.RunRequest]:
-    """Run requests for every due, not yet requested scheduled report (creates their job_runs rows)."""
+    """Run requests for every due scheduled attempt (creates their job_runs rows).
+
+    First attempts of due days, and new attempts of days whose last attempt failed (see
+    synkro.schedule), except a day whose report went out anyway (the fallback run delivered it
+    after an upstream failure): delivery is exactly once, so another attempt could send nothing.
+    """
     requests: list[dg.RunRequest] = []
     for tenant in cp.tenants.list(status="active"):
         if tenant.slug not in known_partitions:
@@ -42,32 +49,34 @@ def scheduled_run_requests(cp, now: datetime, known_partitions: set[str]) -> lis
         settings = cp.settings.get_settings(tenant.slug)
         if not settings.schedule_enabled:
             continue
-        requested = {r.idempotency_key for r in cp.jobs.list_runs(tenant.slug, limit=200)}
-        for window in due_windows(
-            slug=tenant.slug,
+        windows = due_windows(
             timezone=tenant.timezone,
             day_boundary=settings.day_boundary,
             run_time=settings.run_time,
             lookback_days=settings.forced_lookback_days,
             tenant_created_at=tenant.created_at,
             now=now,
-            already_requested=requested,
-        ):
-            key = scheduled_key(tenant.slug, window)
+        )
+        runs = cp.jobs.list_runs(tenant.slug, job=forced_report.name, limit=200)
+        for due in due_attempts(tenant.slug, windows, runs, now):
+            window = due.window
+            if due.attempt > 1 and _report_sent(cp, tenant.slug, window):
+                continue
             try:
                 run = cp.jobs.create_run(
                     tenant.slug,
                     forced_report.name,
                     "scheduled",
-                    key,
+                    due.key,
                     window_start=window.start,
                     window_end=window.end,
+                    attempt=due.attempt,
                 )
             except DuplicateRunError:
                 continue
             requests.append(
                 dg.RunRequest(
-                    run_key=key,
+                    run_key=due.key,
                     partition_key=tenant.slug,
                     tags={
                         tags.PARTITION: tenant.slug,
@@ -82,6 +91,11 @@ def scheduled_run_requests(cp, now: datetime, known_partitions: set[str]) -> lis
                 )
             )
     return requests
+
+
+def _report_sent(cp, slug: str, window) -> bool:
+    report = cp.reports.find_report(slug, REPORT_TYPE, window.start, window.end)
+    return report is not None and report.status == "sent"
 
 
 @dg.sensor(job=forced_report, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -180,6 +180,89 @@ def test_reports_lifecycle(cp: ControlPlane, slug: str):
         cp.reports.set_status(draft.id, "delivered")
 
 
+def test_create_draft_of_a_window_that_has_a_report_returns_that_report(cp: ControlPlane, slug: str):
+    start = datetime(2026, 3, 2, 19, 1, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    first = cp.reports.create_draft(slug, "daily", start, end, summary="first")
+    cp.reports.set_status(first.id, "sent", delivery={"message_ids": [7]})
+    again = cp.reports.create_draft(slug, "daily", start, end, summary="second")
+    assert (again.id, again.status, again.summary, again.delivery) == (
+        first.id,
+        "sent",
+        "first",
+        {"message_ids": [7]},
+    )
+    assert cp.reports.create_draft(slug, "weekly", start, end).id != first.id
+    assert len(cp.reports.list_reports(slug)) == 2
+
+
+def test_concurrent_create_draft_of_one_window_ends_with_one_report(cp: ControlPlane, slug: str):
+    """Eight runs of one window create their drafts at once: one row, every caller gets it."""
+    start = datetime(2026, 3, 3, 19, 1, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    barrier = threading.Barrier(8)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def create(i: int) -> None:
+        barrier.wait()
+        try:
+            got.append(cp.reports.create_draft(slug, "daily", start, end, summary=f"run {i}").id)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(got) == 8 and len(set(got)) == 1
+    assert [r.id for r in cp.reports.list_reports(slug)] == got[:1]
+
+
+def test_create_draft_racing_an_uncommitted_insert_waits_and_returns_the_winner(cp: ControlPlane, slug: str):
+    """The loser blocks on the winner's uncommitted row, then gets the winner's report, no error."""
+    import psycopg
+
+    start = datetime(2026, 3, 4, 19, 1, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    result: list[object] = []
+    with psycopg.connect(cp.url) as winner:
+        winner_id = winner.execute(
+            "insert into synkro.reports (tenant_id, report_type, window_start, window_end, summary)"
+            " select id, 'daily', %s, %s, 'winner' from synkro.tenants where slug = %s returning id",
+            (start, end, slug),
+        ).fetchone()[0]
+        loser = threading.Thread(
+            target=lambda: result.append(cp.reports.create_draft(slug, "daily", start, end, summary="loser"))
+        )
+        loser.start()
+        loser.join(timeout=1.0)
+        assert loser.is_alive() and result == []  # waiting on the winner's row
+        winner.commit()
+    loser.join(timeout=10)
+    assert [(r.id, r.summary) for r in result] == [(winner_id, "winner")]
+    assert [r.id for r in cp.reports.list_reports(slug)] == [winner_id]
+
+
+def test_tenant_lock_is_exclusive_per_tenant_and_purpose(cp: ControlPlane, slug: str):
+    from synkro.controlplane.locks import TELEGRAM_DELIVERY, LockTimeout, tenant_lock
+
+    other = _slug()
+    cp.tenants.create(other, "Other", "Europe/Moscow", actor="test")
+    with tenant_lock(cp, slug, TELEGRAM_DELIVERY):
+        for wait in (0, 0.2):  # try once / wait a little
+            with pytest.raises(LockTimeout), tenant_lock(cp, slug, TELEGRAM_DELIVERY, timeout_seconds=wait):
+                pass
+        with tenant_lock(cp, other, TELEGRAM_DELIVERY, timeout_seconds=0):  # another tenant
+            pass
+        with tenant_lock(cp, slug, TELEGRAM_DELIVERY + 1, timeout_seconds=0):  # another purpose
+            pass
+    with tenant_lock(cp, slug, TELEGRAM_DELIVERY, timeout_seconds=0):  # released on exit
+        pass
+
+
 def test_settings_defaults_and_rubric_versioning(cp: ControlPlane, slug: str):
     settings = cp.settings.get_settings(slug)
     assert (settings.mode, settings.day_boundary, settings.run_time) == ("amocrm_radist", "22:01", "22:10")

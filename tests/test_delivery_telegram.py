@@ -1,21 +1,26 @@
 """Telegram delivery against the Telegram emulator with python-telegram-bot and the real control plane:
-exactly once, --resend, RetryAfter, a migrated group, a blocked bot, and check_telegram."""
+exactly once (also for two deliveries at once, under the tenant's advisory lock), --resend,
+RetryAfter, a migrated group, a blocked bot, and check_telegram."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
 from sandbox.telegram import LEGACY_GROUP_ID, OWNER_CHAT_ID
 from synkro.controlplane import ControlPlane
+from synkro.controlplane.locks import TELEGRAM_DELIVERY, lock_key
 from synkro.delivery.telegram import (
     ControlPlaneDeliveryStore,
+    DeliveryBusy,
     DeliveryFailed,
     TelegramTarget,
     check_telegram,
@@ -248,3 +253,101 @@ def test_html_the_server_cannot_parse_is_resent_as_plain_text(emu: Emulators) ->
     sent = _messages(emu, SUPERGROUP)
     assert fell_back and len(sent) == 1
     assert sent[0]["parse_mode"] is None and sent[0]["text"] == "итого: 5 < 7"
+
+
+def _deliver_in_thread(
+    emu: Emulators,
+    cp: ControlPlane,
+    slug: str,
+    report_id: int,
+    out: list,
+    start: threading.Barrier | None = None,
+) -> threading.Thread:
+    """deliver_report in its own thread with its own store, as a second Dagster run would call it."""
+
+    def run() -> None:
+        if start is not None:
+            start.wait()
+        try:
+            store = ControlPlaneDeliveryStore(cp, slug)
+            out.append(deliver_report(_report(slug), _target(emu, SUPERGROUP), store, report_id))
+        except BaseException as exc:  # asserted by the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _delivery_lock_waiters(cp: ControlPlane, slug: str) -> int:
+    """Sessions waiting for this tenant's delivery lock, as Postgres sees them."""
+    with psycopg.connect(cp.url) as conn:
+        return conn.execute(
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+            " and classid = %s::bigint::oid and objid = %s::bigint::oid and objsubid = 2",
+            (TELEGRAM_DELIVERY, lock_key(cp.tenants.get(slug).id)),
+        ).fetchone()[0]
+
+
+def test_two_concurrent_deliveries_of_one_report_send_it_once(emu: Emulators, cp: ControlPlane) -> None:
+    """Two runs of one window deliver at the same moment; slow answers make them overlap."""
+    httpx.delete(f"{emu.control}/telegram/messages")
+    slug, report_id = _tenant(cp, emu, SUPERGROUP)
+    emu.state.set_faults("telegram", latency_ms=200)
+    results: list = []
+    try:
+        start = threading.Barrier(2)
+        threads = [_deliver_in_thread(emu, cp, slug, report_id, results, start) for _ in range(2)]
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        emu.state.reset_faults()
+    sent = _messages(emu, SUPERGROUP)
+    assert [m["type"] for m in sent] == ["text", "photo", "document"]
+    assert sorted(r.status for r in results) == ["already_sent", "sent"]
+    assert all(r.message_ids == [m["message_id"] for m in sent] for r in results)
+    status, _, delivery, _ = _report_row(cp, report_id)
+    assert status == "sent" and delivery["message_ids"] == [m["message_id"] for m in sent]
+    assert len([e for e in cp.audit.list(slug) if e.action == "report.sent"]) == 1
+
+
+def test_a_held_delivery_lock_makes_a_second_delivery_wait_then_skip(
+    emu: Emulators, cp: ControlPlane
+) -> None:
+    """While one delivery holds the tenant's lock, another waits; once the first finished, it skips."""
+    httpx.delete(f"{emu.control}/telegram/messages")
+    slug, report_id = _tenant(cp, emu, SUPERGROUP)
+    holder = ControlPlaneDeliveryStore(cp, slug)
+    results: list = []
+    with holder.delivery_lock():
+        second = _deliver_in_thread(emu, cp, slug, report_id, results)
+        deadline = time.monotonic() + 10
+        while _delivery_lock_waiters(cp, slug) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _delivery_lock_waiters(cp, slug) == 1
+        second.join(timeout=0.5)
+        assert second.is_alive() and results == [] and _messages(emu, SUPERGROUP) == []
+        # What the holder's delivery leaves behind when it finishes.
+        holder.save_delivery(
+            report_id, {"completed": True, "message_ids": [41, 42, 43], "chat_id": SUPERGROUP}
+        )
+        holder.mark_report(report_id, "sent")
+    second.join(timeout=30)
+    assert [(r.status, r.message_ids) for r in results] == [("already_sent", [41, 42, 43])]
+    assert _messages(emu, SUPERGROUP) == []
+
+
+def test_a_delivery_that_waits_too_long_for_the_lock_is_busy_and_sends_nothing(
+    emu: Emulators, cp: ControlPlane
+) -> None:
+    httpx.delete(f"{emu.control}/telegram/messages")
+    slug, report_id = _tenant(cp, emu, SUPERGROUP)
+    impatient = ControlPlaneDeliveryStore(cp, slug, lock_timeout_seconds=0.3)
+    with ControlPlaneDeliveryStore(cp, slug).delivery_lock():
+        began = time.monotonic()
+        with pytest.raises(DeliveryBusy, match="another Telegram delivery") as caught:
+            deliver_report(_report(slug), _target(emu, SUPERGROUP), impatient, report_id)
+        assert 0.3 <= time.monotonic() - began < 5
+    assert isinstance(caught.value.__cause__.__cause__, psycopg.errors.LockNotAvailable)
+    assert _messages(emu, SUPERGROUP) == [] and _report_row(cp, report_id)[0] == "ready"
+    assert deliver_report(_report(slug), _target(emu, SUPERGROUP), impatient, report_id).status == "sent"

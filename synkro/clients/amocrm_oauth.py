@@ -21,7 +21,7 @@ from typing import Protocol
 import httpx
 import psycopg
 
-from synkro.clients.amocrm import AmoCRMAuthError, AmoCRMError
+from synkro.clients.amocrm import AmoCRMAuthError, AmoCRMError, AmoCRMUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,8 @@ def _token_request(app: OAuthApp, payload: dict, http: httpx.Client | None, atte
                     f"amoCRM refused the {payload['grant_type']} grant (HTTP {response.status_code}"
                     f"{': ' + hint if hint else ''}); the tenant must reconnect amoCRM"
                 )
+            if response.status_code in (429, 500, 502, 503, 504):
+                raise AmoCRMUnavailableError(f"amoCRM token endpoint answered HTTP {response.status_code}")
             if response.status_code != 200:
                 raise AmoCRMError(f"amoCRM token endpoint answered HTTP {response.status_code}")
             try:

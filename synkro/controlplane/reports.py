@@ -1,5 +1,8 @@
 """Reports: one row per tenant × window × type, from draft to ready to sent (or failed).
 
+The database enforces the one row (unique `reports_tenant_type_window`); `create_draft` of a window
+that already has a report returns that report unchanged instead of failing.
+
 Delivery metadata (chat id, Telegram message ids, document file id, attempts) is kept with the
 report so a retried delivery can tell what was already sent.
 """
@@ -10,7 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from synkro.controlplane.errors import BadInputError, NotFoundError
 from synkro.controlplane.tables import REPORT_STATUSES, reports, tenants
@@ -68,14 +72,17 @@ class ReportRepository:
         body: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> Report:
+        """A new draft, or the window's existing report (as it is) when there is one already."""
         _aware(window_start, "window_start")
         _aware(window_end, "window_end")
         if window_end <= window_start:
             raise BadInputError("window_end must be after window_start")
         with self._cp.engine.begin() as conn:
             tenant_id = self._cp.tenants.id_of(conn, slug)
+            # A concurrent create_draft of the same window waits here for the other to commit and
+            # then inserts nothing; the caller gets the report that exists (one window, one report).
             report_id = conn.execute(
-                insert(reports)
+                pg_insert(reports)
                 .values(
                     tenant_id=tenant_id,
                     job_run_id=job_run_id,
@@ -86,8 +93,14 @@ class ReportRepository:
                     body=body,
                     data=data or {},
                 )
+                .on_conflict_do_nothing(constraint="reports_tenant_type_window")
                 .returning(reports.c.id)
-            ).scalar_one()
+            ).scalar_one_or_none()
+        if report_id is None:
+            existing = self.find_report(slug, report_type, window_start, window_end)
+            if existing is None:  # its tenant was deleted between our insert and this read
+                raise NotFoundError(f"report of {slug} {report_type} {window_start}..{window_end} vanished")
+            return existing
         return self.get_report(report_id)
 
     def get_report(self, report_id: int) -> Report:
@@ -100,7 +113,7 @@ class ReportRepository:
     def find_report(
         self, slug: str, report_type: str, window_start: datetime, window_end: datetime
     ) -> Report | None:
-        """The newest report of this type for exactly this window, if any."""
+        """The report of this type for exactly this window, if any (there is at most one)."""
         query = (
             _query()
             .where(

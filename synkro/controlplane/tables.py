@@ -175,6 +175,10 @@ reports = Table(
     Column("sent_at", DateTime(timezone=True)),
     CheckConstraint(_in("status", REPORT_STATUSES), name="reports_status_valid"),
     CheckConstraint("window_end > window_start", name="reports_window_order"),
+    # Two runs of one window (a retry, a second daemon) must end with one report, so one delivery.
+    UniqueConstraint(
+        "tenant_id", "report_type", "window_start", "window_end", name="reports_tenant_type_window"
+    ),
 )
 
 audit_log = Table(
@@ -191,11 +195,4 @@ audit_log = Table(
 
 Index("job_runs_tenant_created", job_runs.c.tenant_id, job_runs.c.created_at)
 Index("job_run_events_run", job_run_events.c.job_run_id, job_run_events.c.id)
-Index(
-    "reports_tenant_window",
-    reports.c.tenant_id,
-    reports.c.report_type,
-    reports.c.window_start,
-    reports.c.window_end,
-)
 Index("audit_log_tenant_at", audit_log.c.tenant, audit_log.c.at)

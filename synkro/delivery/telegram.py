@@ -6,12 +6,18 @@ a re-run of the same window sends nothing (or only what is missing after a crash
 ``resend=True``. Telegram's own signals are honoured: ``RetryAfter`` waits, ``ChatMigrated`` saves
 the new supergroup id and continues, ``Forbidden`` marks the integration and the report failed
 with a message the owner can act on, and an HTML parse error falls back to plain text.
+
+Two runs of one window (a retry overlapping a slow first attempt, two daemons) must not both send:
+the whole delivery runs under the store's per-tenant lock (`delivery_lock`, a Postgres advisory
+lock in the control plane), and the delivery state is read only once the lock is held, so the
+second run finds the report sent and sends nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,20 +28,32 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 from synkro.controlplane import ConcurrentUpdateError, ControlPlane
+from synkro.controlplane.locks import TELEGRAM_DELIVERY, LockTimeout, tenant_lock
 from synkro.report.chart import manager_chart_png
 from synkro.report.model import Report
 from synkro.report.render import document_filename, html_document, telegram_messages, to_plain_text
 from synkro.secrets import mask
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
+# How long a delivery waits for another one of the same tenant: longer than a slow delivery
+# (a few RetryAfter waits), short enough that a stuck one surfaces as a retryable failure.
+LOCK_TIMEOUT_SECONDS = 600.0
 
 
 class DeliveryFailed(RuntimeError):
     """The destination is unusable (blocked bot, kicked, chat gone, bad token); the owner must act."""
 
 
+class DeliveryBusy(RuntimeError):
+    """Another delivery to this tenant held the lock longer than we wait; retrying later is safe."""
+
+
 class DeliveryStore(Protocol):
     """Where delivery state lives (the control plane): read by a re-run to avoid resending."""
+
+    def delivery_lock(self) -> AbstractContextManager[Any]:
+        """Held for the whole delivery; one holder per tenant (chat) at a time."""
+        ...
 
     def load_delivery(self, report_id: int) -> dict[str, Any]: ...
     def save_delivery(self, report_id: int, delivery: dict[str, Any]) -> None: ...
@@ -150,7 +168,23 @@ async def deliver_report_async(
     resend: bool = False,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> DeliveryResult:
-    """Send the report's messages, chart and HTML document once; see the module docstring."""
+    """Send the report's messages, chart and HTML document once; see the module docstring.
+
+    Waiting for the lock blocks the event loop, which runs nothing but this delivery.
+    """
+    with store.delivery_lock():
+        return await _deliver_locked(report, target, store, report_id, resend=resend, sleep=sleep)
+
+
+async def _deliver_locked(
+    report: Report,
+    target: TelegramTarget,
+    store: DeliveryStore,
+    report_id: int,
+    *,
+    resend: bool,
+    sleep: Callable[[float], Awaitable[Any]],
+) -> DeliveryResult:
     delivery = dict(store.load_delivery(report_id) or {})
     if delivery.get("completed") and not resend:
         return DeliveryResult("already_sent", list(delivery.get("message_ids", [])), delivery.get("chat_id"))
@@ -291,10 +325,40 @@ class ControlPlaneDeliveryStore:
     entry; report status changes are audited here because the reports repository does not audit.
     """
 
-    def __init__(self, cp: ControlPlane, tenant_slug: str, actor: str = "delivery") -> None:
+    def __init__(
+        self,
+        cp: ControlPlane,
+        tenant_slug: str,
+        actor: str = "delivery",
+        *,
+        lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS,
+    ) -> None:
         self.cp = cp
         self.slug = tenant_slug
         self.actor = actor
+        self.lock_timeout_seconds = lock_timeout_seconds
+
+    @contextmanager
+    def delivery_lock(self) -> Iterator[None]:
+        """Postgres advisory lock (TELEGRAM_DELIVERY, tenant) on its own connection for the delivery.
+
+        Per tenant, not per report: deliveries of two windows to one chat would interleave their
+        messages and share the chat's flood limit.
+        """
+        held = False
+        try:
+            with tenant_lock(
+                self.cp, self.slug, TELEGRAM_DELIVERY, timeout_seconds=self.lock_timeout_seconds
+            ):
+                held = True
+                yield
+        except LockTimeout as exc:
+            if held:  # raised by the delivery itself, not by our wait
+                raise
+            raise DeliveryBusy(
+                f"another Telegram delivery of tenant {self.slug!r} has been running for over "
+                f"{self.lock_timeout_seconds:g} s; try again when it is done"
+            ) from exc
 
     def load_delivery(self, report_id: int) -> dict[str, Any]:
         return dict(self.cp.reports.get_report(report_id).delivery or {})
