@@ -3,6 +3,11 @@
 import dagster as dg
 
 from synkro_dagster.partitions import tenant_partitions
+from synkro_dagster.retries import retry_policy
+
+# Every step of every job gets Dagster's retry policy; steps turn failures no retry can fix into
+# `dg.Failure(allow_retries=False)` (RunMirror.fail), so only transient errors are retried.
+RETRIES = retry_policy()
 
 RAW = dg.AssetSelection.groups("ingestion")
 MODELING = dg.AssetSelection.groups("modeling")
@@ -11,16 +16,22 @@ forced_report = dg.define_asset_job(
     "forced_report",
     selection=dg.AssetSelection.all(),
     partitions_def=tenant_partitions,
+    op_retry_policy=RETRIES,
     description="The whole chain for one tenant: amoCRM → Radist → dbt → analysis → report → Telegram.",
 )
 ingestion = dg.define_asset_job(
-    "ingestion", selection=RAW, partitions_def=tenant_partitions, description="Load amoCRM and Radist."
+    "ingestion",
+    selection=RAW,
+    partitions_def=tenant_partitions,
+    op_retry_policy=RETRIES,
+    description="Load amoCRM and Radist.",
 )
 amocrm_ingestion = dg.define_asset_job(
     "amocrm_ingestion",
     selection=dg.AssetSelection.key_prefixes(["raw"])
     - dg.AssetSelection.keys(dg.AssetKey(["raw", "radist_chats"]), dg.AssetKey(["raw", "radist_messages"])),
     partitions_def=tenant_partitions,
+    op_retry_policy=RETRIES,
     description="Load amoCRM only.",
 )
 radist_ingestion = dg.define_asset_job(
@@ -29,10 +40,15 @@ radist_ingestion = dg.define_asset_job(
         dg.AssetKey(["raw", "radist_chats"]), dg.AssetKey(["raw", "radist_messages"])
     ),
     partitions_def=tenant_partitions,
+    op_retry_policy=RETRIES,
     description="Load Radist only.",
 )
 transform = dg.define_asset_job(
-    "transform", selection=MODELING, partitions_def=tenant_partitions, description="Run the dbt project."
+    "transform",
+    selection=MODELING,
+    partitions_def=tenant_partitions,
+    op_retry_policy=RETRIES,
+    description="Run the dbt project.",
 )
 
 ALL_JOBS = [forced_report, ingestion, amocrm_ingestion, radist_ingestion, transform]

@@ -8,12 +8,14 @@ failure that Dagster will retry is recorded as a retry note, not as the step's f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import dagster as dg
 
+from synkro.failures import is_transient
 from synkro.orchestration.ledger import STEPS, RunLedger
 from synkro.tenant_context import TenantContext
+from synkro_dagster.retries import MAX_RETRIES, fail_fast_unless_transient
 
 __all__ = ["STEPS", "RunMirror"]
 
@@ -57,6 +59,14 @@ class RunMirror:
             return
         self.ledger.step_failed(self.job_run_id, step, text)
         self._log(f"{step} failed: {text}", "error")
+
+    def fail(self, step: str, error: BaseException, text: str | None = None) -> NoReturn:
+        """Record a failed attempt and hand the error to Dagster: a transient one (network, 5xx,
+        Postgres connection lost) is retried by the step's RetryPolicy, any other fails the step
+        at once (`dg.Failure(allow_retries=False)`)."""
+        will_retry = is_transient(error) and self.context.retry_number < MAX_RETRIES
+        self.failed(step, text or error, will_retry=will_retry)
+        fail_fast_unless_transient(error)
 
     def record_step(self, step: str, state: str) -> None:
         self.ledger.record_step(self.job_run_id, step, state)

@@ -11,12 +11,14 @@ from synkro.db import connect
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
+from synkro_dagster.retries import retry_policy
 from synkro_dagster.window import run_window
 
 
 @dg.asset(
     key=dg.AssetKey(["dialog_analyses"]),
     partitions_def=tenant_partitions,
+    retry_policy=retry_policy(),
     deps=[dg.AssetKey(["marts", "fct_dialogs"]), dg.AssetKey(["marts", "fct_dialog_messages"])],
     group_name="analysis",
     pool="gemini",
@@ -45,8 +47,7 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
         summary = exc.summary
         return dg.MaterializeResult(metadata={"status": "stopped", "reason": str(exc), **_figures(summary)})
     except Exception as exc:
-        mirror.failed("analysis", exc)
-        raise
+        mirror.fail("analysis", exc)
     message = (
         f"analysis: {summary.analyzed} scored, {summary.unchanged} unchanged, {summary.failed} failed, "
         f"{len(summary.left_out)} left out by the budget"

@@ -96,11 +96,9 @@ def amocrm_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, synkr
         yield from _load(context, dlt, mirror, "amocrm", source, pipeline)
     except (AmoCRMAuthError, AmoCRMAccountError) as exc:
         tctx.cp.configs.set_config_status(tctx.slug, "amocrm", "error", error=str(exc))
-        mirror.failed("amocrm", exc)
-        raise
+        mirror.fail("amocrm", exc)
     except Exception as exc:
-        mirror.failed("amocrm", exc)
-        raise
+        mirror.fail("amocrm", exc)
 
 
 @dlt_assets(
@@ -138,5 +136,4 @@ def radist_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, synkr
         pipeline = make_pipeline(tctx.slug, "radist", warehouse)
         yield from _load(context, dlt, mirror, "radist", source, pipeline)
     except Exception as exc:
-        mirror.failed("radist", exc)
-        raise
+        mirror.fail("radist", exc)

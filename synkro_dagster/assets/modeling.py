@@ -127,8 +127,7 @@ def _build(context: dg.AssetExecutionContext, synkro: SynkroResource, step: str)
             if not invocation.is_successful():
                 raise RuntimeError(f"dbt build failed for tenant {tctx.slug!r}; see the step log")
     except Exception as exc:
-        mirror.failed(step, exc)
-        raise
+        mirror.fail(step, exc)
     mirror.done(step, f"{step}: {passed} nodes ok, {len(failures)} tests failed", {"failed": failures})
 
 

@@ -17,6 +17,7 @@ from synkro.report.render import html_document
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
+from synkro_dagster.retries import retry_policy
 from synkro_dagster.window import run_window
 
 REPORT_TYPE = "daily"
@@ -25,6 +26,7 @@ REPORT_TYPE = "daily"
 @dg.asset(
     key=dg.AssetKey(["report", "daily_report"]),
     partitions_def=tenant_partitions,
+    retry_policy=retry_policy(),
     deps=[dg.AssetKey(["dialog_analyses"]), dg.AssetKey(["marts", "mart_manager_days"])],
     group_name="report",
     kinds={"python"},
@@ -73,8 +75,7 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
         if record.status == "draft":
             record = reports.set_status(record.id, "ready")
     except Exception as exc:
-        mirror.failed("report", exc)
-        raise
+        mirror.fail("report", exc)
     mirror.done("report", f"report {record.id} {record.status}: {summary}", {"report_id": record.id})
     return dg.MaterializeResult(
         metadata={
@@ -90,6 +91,7 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
 @dg.asset(
     key=dg.AssetKey(["report", "telegram_delivery"]),
     partitions_def=tenant_partitions,
+    retry_policy=retry_policy(),
     deps=[dg.AssetKey(["report", "daily_report"])],
     group_name="report",
     pool="telegram",
@@ -121,11 +123,9 @@ def telegram_delivery(context: dg.AssetExecutionContext, synkro: SynkroResource)
             resend=resend,
         )
     except DeliveryFailed as exc:
-        mirror.failed("telegram", str(exc))
-        raise
+        mirror.fail("telegram", exc, text=str(exc))
     except Exception as exc:
-        mirror.failed("telegram", exc)
-        raise
+        mirror.fail("telegram", exc)
     mirror.done(
         "telegram",
         f"telegram: {result.status}, {len(result.message_ids)} messages",
