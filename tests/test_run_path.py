@@ -75,6 +75,15 @@ def _wait(predicate, timeout: float, what: str, every: float = 1.0):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def _backdate(tenant: E2ETenant, days: int) -> None:
+    """The tenant existed `days` ago, so the schedule owes it the reports of those days."""
+    with tenant.cp.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "update synkro.tenants set created_at = least(created_at, %s) where slug = %s",
+            (datetime.now(UTC) - timedelta(days=days), tenant.slug),
+        )
+
+
 def test_two_runs_of_one_tenant_queue_and_deliver_once(tenant: E2ETenant, instance) -> None:
     """Two `synkro run` together: the second waits in the queue behind the first, then finds
     the report sent; the owner gets it once."""
@@ -92,10 +101,10 @@ def test_two_runs_of_one_tenant_queue_and_deliver_once(tenant: E2ETenant, instan
     rows = [r for r in tenant.cp.jobs.list_runs(tenant.slug) if r.job == "forced_report"]
     assert len(rows) == 2 and {r.status for r in rows} == {"succeeded"}
     older, newer = sorted(rows, key=lambda r: r.id)
-    # Dagster dequeued the second run only after the first one had ended.
+    # Dagster started the second run only after the first one had ended.
     finished = _event_time(instance, older.dagster_run_id, dg.DagsterEventType.RUN_SUCCESS)
-    dequeued = _event_time(instance, newer.dagster_run_id, dg.DagsterEventType.RUN_DEQUEUED)
-    assert dequeued >= finished
+    starting = _event_time(instance, newer.dagster_run_id, dg.DagsterEventType.RUN_STARTING)
+    assert starting >= finished
 
     report = tenant.cp.reports.find_report(tenant.slug, "daily", older.window_start, older.window_end)
     assert report.status == "sent"
@@ -117,11 +126,7 @@ def test_runs_from_the_ui_the_schedule_and_the_cli_all_get_a_row_that_closes(
     ui_run = client.submit_job_execution("transform", tags={tags.PARTITION: tenant.slug})
 
     # The schedule: the tenant existed yesterday, so yesterday's report is due now.
-    with tenant.cp.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "update synkro.tenants set created_at = %s where slug = %s",
-            (datetime.now(UTC) - timedelta(days=2), tenant.slug),
-        )
+    _backdate(tenant, days=2)
     tenant.cp.settings.update_settings(tenant.slug, forced_lookback_days=1)
     tenant.services.set_sensor("daily_report_sensor", on=True)
     try:
@@ -154,7 +159,8 @@ def test_runs_from_the_ui_the_schedule_and_the_cli_all_get_a_row_that_closes(
 
 
 def test_stop_ends_a_run_the_schedule_started(tenant: E2ETenant, instance) -> None:
-    """A scheduled run (no CLI anywhere) is stopped by `synkro stop`, and its day is not retried."""
+    """A scheduled run (no CLI anywhere) is stopped by `synkro stop`."""
+    _backdate(tenant, days=3)
     tenant.cp.settings.update_settings(tenant.slug, forced_lookback_days=2)
     tenant.sandbox.state.set_faults("amocrm", latency_ms=1500)
     tenant.services.set_sensor("daily_report_sensor", on=True)
@@ -245,3 +251,55 @@ def test_no_wait_refuses_while_a_run_is_active(tenant: E2ETenant) -> None:
         running.communicate(timeout=600)
     assert refused.returncode == 1
     assert "already has run" in refused.stderr and "amocrm_ingestion" in refused.stderr, refused.stderr
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="restarts the embedded Postgres")
+def test_a_postgres_restart_during_analysis_ends_with_the_report_delivered_once(
+    tenant: E2ETenant, instance
+) -> None:
+    """Stop and start the embedded server while the analysis step runs: the step's transient
+    failure is retried by Dagster, and the report goes out once."""
+    from synkro.analysis.rubric import DEFAULT_RUBRIC
+    from synkro.db import embedded
+
+    base = last_closed_business_day(datetime.now(UTC), "Europe/Moscow", "22:01")
+    window = Window(base.start + timedelta(hours=6), base.end, "forced")  # a report of its own
+    # A new rubric version: every dialog of the window is scored again, so analysis takes a while.
+    rubric = DEFAULT_RUBRIC.model_dump(mode="json") | {"name": "Restart test rubric"}
+    tenant.cp.settings.update_settings(tenant.slug, rubric=rubric)
+    zone = ZoneInfo("Europe/Moscow")
+    start, end = (
+        t.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes")
+        for t in (window.start, window.end)
+    )
+    messages_before = telegram_messages(tenant)
+    tenant.sandbox.state.set_faults("gemini", latency_ms=2000)
+    follower = _cli(tenant, "run", tenant.slug, "--from", start, "--to", end)
+    try:
+        row = _wait(
+            lambda: next(
+                (
+                    r
+                    for r in tenant.cp.jobs.list_runs(tenant.slug)
+                    if r.status == "running" and r.step == "analysis"
+                ),
+                None,
+            ),
+            420,
+            "the run in its analysis step",
+            every=0.5,
+        )
+        time.sleep(3)  # a Gemini call or two in
+        assert embedded.stop()
+        time.sleep(1)
+        embedded.start()
+        output = follower.communicate(timeout=600)[0]
+    finally:
+        tenant.sandbox.state.reset_faults()
+    assert follower.returncode == 0, output
+    events = [e.message for e in tenant.cp.jobs.list_events(row.id)]
+    assert any("analysis failed on attempt 1, retrying" in m for m in events), events
+    report = tenant.cp.reports.find_report(tenant.slug, "daily", window.start, window.end)
+    assert report.status == "sent"
+    new = telegram_messages(tenant)[len(messages_before) :]
+    assert len(new) == len(report.delivery["message_ids"]) and not report.delivery.get("history")

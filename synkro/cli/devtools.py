@@ -124,10 +124,15 @@ def demo(
     scenario: str = typer.Option("small", help="Sandbox scenario size: small, medium or large."),
     port: int = typer.Option(0, help="Sandbox port (0 = 8765 if free, else any free port)."),
 ) -> None:
-    """The whole product on the embedded Postgres and the local sandbox, end to end."""
+    """The whole product on the embedded Postgres and the local sandbox, end to end.
+
+    The run goes through the local services (`synkro up`); those the demo started are stopped at
+    the end, since the demo tenant's sandbox is gone then too.
+    """
     from synkro.cli.pipeline import follow, start_run
     from synkro.db import database_url, masked_url, uses_embedded
     from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, html_to_terminal, telegram_messages
+    from synkro.orchestration import services
     from synkro.windows import last_closed_business_day
 
     console.rule("1. Postgres")
@@ -139,6 +144,7 @@ def demo(
     console.rule("2. Sandbox: amoCRM, Radist, Gemini and Telegram emulators")
     chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else 0)
     sandbox = _start_sandbox(chosen, scenario)
+    already = services.status()
     try:
         info = sandbox.info()
         for service in ("amocrm", "radist", "gemini", "telegram"):
@@ -174,6 +180,8 @@ def demo(
                 console.print(f"[{kind}] {name} {message.get('caption') or ''}".strip(), markup=False)
     finally:
         sandbox.stop()
+        if already is None:
+            services.down()
 
     console.rule("Next")
     console.print("Dagster UI (asset graph, runs, force a report): make dev   → http://127.0.0.1:3000")

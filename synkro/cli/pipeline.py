@@ -256,7 +256,7 @@ def run(
 
 def stop(
     slug: str = typer.Argument(..., help="Tenant slug."),
-    timeout: float = typer.Option(60, help="Seconds to wait for the runs to end."),
+    timeout: float = typer.Option(120, help="Seconds to wait for the runs to end."),
 ) -> None:
     """Stop the tenant's queued and running runs, whoever started them (CLI, UI, schedule)."""
     from synkro.orchestration.launch import active_runs, describe, stop_runs

@@ -99,6 +99,9 @@ def runtime_env() -> dict[str, str]:
     env["DAGSTER_HOME"] = str(dagster_home())
     env[PG_URL_ENV] = storage_url()
     env.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # Dagster owns interrupts in a run worker (`synkro stop`, run cancellation): dlt must not hold
+    # SIGINT back until its normalize/load step ends. An interrupted load is resumed next run.
+    env.setdefault("RUNTIME__INTERCEPT_SIGNALS", "false")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     if not env.get("XDG_RUNTIME_DIR"):

@@ -15,12 +15,15 @@ from typing import Any
 
 from synkro.controlplane import ControlPlane
 from synkro.controlplane.jobs import FINAL_STATUSES, JobRun, JobRunEvent
+from synkro.failures import is_transient
 from synkro.orchestration import tags
 from synkro.orchestration.ledger import RunLedger, close_from_dagster
 
 # A row left open for the report-only run that no Dagster run has picked up for this long means
 # the daemon is not running its sensors.
 FALLBACK_WAIT_S = 120.0
+# How long the watcher rides out a database it cannot reach (a Postgres restart) before giving up.
+OUTAGE_S = 120.0
 
 
 @dataclass
@@ -42,13 +45,25 @@ def watch(cp: ControlPlane, instance: Any, job_run_id: int, poll_s: float = 0.3)
     ledger = RunLedger(cp)
     seen = 0
     idle_since: float | None = None
+    outage_since: float | None = None
     while True:
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={tags.JOB_RUN_ID: str(job_run_id)}))
-        for run in runs:
-            if run.is_finished:
-                close_from_dagster(ledger, instance, run)
-        events = cp.jobs.list_events(job_run_id)
-        row = cp.jobs.get_run(job_run_id)
+        try:
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={tags.JOB_RUN_ID: str(job_run_id)}))
+            for run in runs:
+                if run.is_finished:
+                    close_from_dagster(ledger, instance, run)
+            events = cp.jobs.list_events(job_run_id)
+            row = cp.jobs.get_run(job_run_id)
+        except Exception as exc:
+            # The run itself rides out a lost database (its steps retry); so does its watcher.
+            if not is_transient(exc):
+                raise
+            outage_since = outage_since or time.monotonic()
+            if time.monotonic() - outage_since > OUTAGE_S:
+                raise
+            time.sleep(1.0)
+            continue
+        outage_since = None
         update = RunUpdate(
             row, events[seen:], queued=any(r.status == dg.DagsterRunStatus.QUEUED for r in runs)
         )
