@@ -3,11 +3,6 @@
 import dagster as dg
 
 from synkro_dagster.partitions import tenant_partitions
-from synkro_dagster.retries import retry_policy
-
-# Every step of every job gets Dagster's retry policy; steps turn failures no retry can fix into
-# `dg.Failure(allow_retries=False)` (RunMirror.fail), so only transient errors are retried.
-RETRIES = retry_policy()
 
 RAW = dg.AssetSelection.groups("ingestion")
 MODELING = dg.AssetSelection.groups("modeling")
@@ -16,14 +11,12 @@ forced_report = dg.define_asset_job(
     "forced_report",
     selection=dg.AssetSelection.all(),
     partitions_def=tenant_partitions,
-    op_retry_policy=RETRIES,
     description="The whole chain for one tenant: amoCRM → Radist → dbt → analysis → report → Telegram.",
 )
 ingestion = dg.define_asset_job(
     "ingestion",
     selection=RAW,
     partitions_def=tenant_partitions,
-    op_retry_policy=RETRIES,
     description="Load amoCRM and Radist.",
 )
 amocrm_ingestion = dg.define_asset_job(
@@ -31,7 +24,6 @@ amocrm_ingestion = dg.define_asset_job(
     selection=dg.AssetSelection.key_prefixes(["raw"])
     - dg.AssetSelection.keys(dg.AssetKey(["raw", "radist_chats"]), dg.AssetKey(["raw", "radist_messages"])),
     partitions_def=tenant_partitions,
-    op_retry_policy=RETRIES,
     description="Load amoCRM only.",
 )
 radist_ingestion = dg.define_asset_job(
@@ -40,14 +32,12 @@ radist_ingestion = dg.define_asset_job(
         dg.AssetKey(["raw", "radist_chats"]), dg.AssetKey(["raw", "radist_messages"])
     ),
     partitions_def=tenant_partitions,
-    op_retry_policy=RETRIES,
     description="Load Radist only.",
 )
 transform = dg.define_asset_job(
     "transform",
     selection=MODELING,
     partitions_def=tenant_partitions,
-    op_retry_policy=RETRIES,
     description="Run the dbt project.",
 )
 

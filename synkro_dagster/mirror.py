@@ -15,7 +15,7 @@ import dagster as dg
 from synkro.failures import is_transient
 from synkro.orchestration.ledger import STEPS, RunLedger
 from synkro.tenant_context import TenantContext
-from synkro_dagster.retries import MAX_RETRIES, fail_fast_unless_transient
+from synkro_dagster.retries import MAX_RETRIES, retry_or_fail_fast
 
 __all__ = ["STEPS", "RunMirror"]
 
@@ -62,11 +62,11 @@ class RunMirror:
 
     def fail(self, step: str, error: BaseException, text: str | None = None) -> NoReturn:
         """Record a failed attempt and hand the error to Dagster: a transient one (network, 5xx,
-        Postgres connection lost) is retried by the step's RetryPolicy, any other fails the step
-        at once (`dg.Failure(allow_retries=False)`)."""
+        Postgres connection lost) is retried with the policy's backoff, any other fails the step
+        at once (synkro_dagster/retries.py)."""
         will_retry = is_transient(error) and self.context.retry_number < MAX_RETRIES
         self.failed(step, text or error, will_retry=will_retry)
-        fail_fast_unless_transient(error)
+        retry_or_fail_fast(error, self.context.retry_number)
 
     def record_step(self, step: str, state: str) -> None:
         self.ledger.record_step(self.job_run_id, step, state)

@@ -1,19 +1,22 @@
-"""Step retries that Dagster owns: one policy for transient errors, fail fast on the rest.
+"""Step retries that Dagster owns: transient errors are retried with backoff and jitter, the rest
+fail fast.
 
-A step with `retry_policy=retry_policy()` is re-run by Dagster up to 3 more times, after waits of
-30 s, 90 s and 210 s (Dagster's exponential (2^n - 1) x 30 s), each moved by up to ±30 s of
-jitter so that tenants which failed together do not retry together. Which failures are worth it
-is decided by `synkro.failures.is_transient`; a step turns every other failure into a
-`dg.Failure(allow_retries=False)` with `fail_fast_unless_transient(exc)` (or the
-`permanent_failures_fail_fast()` block), so a bad key or a forbidden chat fails after one attempt.
+The policy (`retry_policy()`: 3 retries after waits of 30 s, 90 s and 210 s — Dagster's
+exponential (2^n − 1) × 30 s — each moved by up to ±30 s so tenants that failed together do not
+retry together) is a `dg.RetryPolicy`, but a step *requests* its retry: `retry_or_fail_fast`
+raises `dg.RetryRequested` with the policy's delay when `synkro.failures.is_transient` says a
+retry can help (network, 5xx, Postgres connection lost) and `dg.Failure(allow_retries=False)` when
+it cannot (bad key, forbidden chat). Dagster then re-executes the step (STEP_UP_FOR_RETRY) and
+counts the attempts.
 
-    @dg.asset(retry_policy=retry_policy())
-    def step(context):
-        try:
-            ...
-        except Exception as exc:
-            mirror.failed("step", exc)
-            fail_fast_unless_transient(exc)
+Why the policy is not attached to the ops: Dagster turns an *interrupt* of a step that has a
+RetryPolicy into a retry (`op_execution_error_boundary`: "respect retry policy when interrupts
+occur"), so `synkro stop` or a cancel from the UI would restart the step instead of ending the
+run. Requesting the retry from the step keeps cancellation a cancellation.
+
+    except Exception as exc:
+        mirror.failed("step", exc)
+        retry_or_fail_fast(exc, context.retry_number)
 """
 
 from __future__ import annotations
@@ -39,23 +42,28 @@ def retry_policy(max_retries: int = MAX_RETRIES, delay: float = FIRST_DELAY_SECO
     )
 
 
-def fail_fast_unless_transient(exc: BaseException) -> NoReturn:
-    """Re-raise `exc` so the retry policy applies, or, when no retry can help, fail without retries.
+POLICY = retry_policy()
 
-    Call it in an `except` block. Dagster's own control flow (`dg.Failure`, `dg.RetryRequested`)
-    and interrupts pass through unchanged.
+
+def retry_or_fail_fast(exc: BaseException, retry_number: int, policy: dg.RetryPolicy = POLICY) -> NoReturn:
+    """Ask Dagster for a retry of a transient failure, or fail without retries.
+
+    `retry_number` is the step context's (0 on the first attempt). Call it in an `except` block.
+    Dagster's own control flow (`dg.Failure`, `dg.RetryRequested`) and interrupts pass through.
     """
     if isinstance(exc, (dg.Failure, dg.RetryRequested)) or not isinstance(exc, Exception):
         raise exc
     if is_transient(exc):
-        raise exc
+        raise dg.RetryRequested(
+            max_retries=policy.max_retries, seconds_to_wait=policy.calculate_delay(retry_number + 1)
+        ) from exc
     raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
 
 
 @contextmanager
-def permanent_failures_fail_fast() -> Iterator[None]:
-    """`with permanent_failures_fail_fast(): ...` — `fail_fast_unless_transient` for a whole block."""
+def retried_when_transient(retry_number: int, policy: dg.RetryPolicy = POLICY) -> Iterator[None]:
+    """`with retried_when_transient(context.retry_number): ...` — `retry_or_fail_fast` for a block."""
     try:
         yield
     except Exception as exc:
-        fail_fast_unless_transient(exc)
+        retry_or_fail_fast(exc, retry_number, policy)

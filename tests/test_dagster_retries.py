@@ -1,6 +1,7 @@
-"""The retry policy in Dagster: a transient failure is retried and then succeeds, a permanent one
-fails after one attempt. Tiny in-test assets on an ephemeral instance; the failures are real (a
-refused connection, a rejected amoCRM token), raised the way our clients raise them."""
+"""Step retries in Dagster: a transient failure is retried and then succeeds, a permanent one
+fails after one attempt, an interrupt is not turned into a retry. Tiny in-test assets on an
+ephemeral instance; the failures are real (a refused connection, a rejected amoCRM token), raised
+the way our clients raise them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,7 @@ import httpx
 import pytest
 
 from synkro.clients.amocrm import AmoCRMAuthError, StaticTokenProvider
-from synkro_dagster.retries import (
-    MAX_RETRIES,
-    fail_fast_unless_transient,
-    permanent_failures_fail_fast,
-    retry_policy,
-)
+from synkro_dagster.retries import MAX_RETRIES, retried_when_transient, retry_or_fail_fast, retry_policy
 
 FAST = retry_policy(delay=0.05)
 
@@ -42,10 +38,10 @@ def _run_step(body: Callable[[int], object]) -> tuple[dg.ExecuteInProcessResult,
     """Materialize one asset with the policy; `body` gets the attempt number (1, 2, ...)."""
     attempts: list[int] = []
 
-    @dg.asset(retry_policy=FAST)
-    def step() -> object:
+    @dg.asset
+    def step(context) -> object:  # unannotated: the string annotation is not resolved by Dagster
         attempts.append(1)
-        with permanent_failures_fail_fast():
+        with retried_when_transient(context.retry_number, FAST):
             return body(len(attempts))
 
     result = dg.materialize([step], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
@@ -83,8 +79,18 @@ def test_a_permanent_failure_fails_after_one_attempt() -> None:
 def test_dagster_control_flow_passes_through_unchanged() -> None:
     for signal in (dg.Failure("already decided", allow_retries=True), dg.RetryRequested(max_retries=1)):
         with pytest.raises(type(signal)) as caught:
-            fail_fast_unless_transient(signal)
+            retry_or_fail_fast(signal, 0)
         assert caught.value is signal
     with pytest.raises(dg.Failure) as caught:
-        fail_fast_unless_transient(AmoCRMAuthError("rejected"))
+        retry_or_fail_fast(AmoCRMAuthError("rejected"), 0)
     assert caught.value.allow_retries is False and isinstance(caught.value.__cause__, AmoCRMAuthError)
+
+
+def test_an_interrupt_is_not_turned_into_a_retry() -> None:
+    """A cancelled run (`synkro stop`) interrupts its step: that must end the step, not retry it."""
+    with pytest.raises(KeyboardInterrupt):
+        retry_or_fail_fast(KeyboardInterrupt(), 0)
+    transient = httpx.ConnectError("refused")
+    with pytest.raises(dg.RetryRequested) as caught:
+        retry_or_fail_fast(transient, 1, FAST)
+    assert caught.value.max_retries == MAX_RETRIES and caught.value.seconds_to_wait <= 3 * 0.05 + 0.05

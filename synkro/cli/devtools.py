@@ -85,7 +85,8 @@ def dev(
             console.print(f"sandbox: {server.urls.root}")
         running = services.up(ui=True, ui_port=port, say=console.print)
         console.print(f"Dagster UI: {running.ui_url}  (Ctrl-C to stop)")
-        stop.wait()
+        while not stop.wait(0.5):
+            pass
     finally:
         started = tuple(name for name in services.ORDER if name not in already or name == "webserver")
         services.down(only=started, say=console.print)

@@ -11,14 +11,12 @@ from synkro.db import connect
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
-from synkro_dagster.retries import retry_policy
 from synkro_dagster.window import run_window
 
 
 @dg.asset(
     key=dg.AssetKey(["dialog_analyses"]),
     partitions_def=tenant_partitions,
-    retry_policy=retry_policy(),
     deps=[dg.AssetKey(["marts", "fct_dialogs"]), dg.AssetKey(["marts", "fct_dialog_messages"])],
     group_name="analysis",
     pool="gemini",

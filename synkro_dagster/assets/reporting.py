@@ -17,7 +17,6 @@ from synkro.report.render import html_document
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
-from synkro_dagster.retries import retry_policy
 from synkro_dagster.window import run_window
 
 REPORT_TYPE = "daily"
@@ -26,7 +25,6 @@ REPORT_TYPE = "daily"
 @dg.asset(
     key=dg.AssetKey(["report", "daily_report"]),
     partitions_def=tenant_partitions,
-    retry_policy=retry_policy(),
     deps=[dg.AssetKey(["dialog_analyses"]), dg.AssetKey(["marts", "mart_manager_days"])],
     group_name="report",
     kinds={"python"},
@@ -91,7 +89,6 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
 @dg.asset(
     key=dg.AssetKey(["report", "telegram_delivery"]),
     partitions_def=tenant_partitions,
-    retry_policy=retry_policy(),
     deps=[dg.AssetKey(["report", "daily_report"])],
     group_name="report",
     pool="telegram",
