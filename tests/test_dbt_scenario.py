@@ -24,6 +24,8 @@ from dlt_sources.amocrm.rows import (
     user_row,
 )
 from dlt_sources.radist.rows import chat_row, message_row
+from synkro.controlplane.settings import TenantSettings
+from synkro.controlplane.tenants import DEFAULT_TIMEZONE
 from synkro.modeling.dbt import dbt_vars, run_dbt
 from synkro.sandbox.amocrm import contact_dict, lead_dict
 from synkro.sandbox.radist import format_created_at, message_dict
@@ -83,7 +85,8 @@ def marts(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     sc = generate_scenario(seed=42, size="medium", now=1790000000)
     with psycopg.connect(database_url, autocommit=True) as conn:
         load_scenario(conn, sc)
-        run = run_dbt(["build"], database_url, dbt_vars(SLUG), target_path=tmp_path_factory.mktemp("dbt"))
+        vars = dbt_vars(SLUG, TenantSettings(), DEFAULT_TIMEZONE)
+        run = run_dbt(["build"], database_url, vars, target_path=tmp_path_factory.mktemp("dbt"))
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             dialogs = {r["dialog_id"]: r for r in cur.execute(f"select * from {SLUG}_marts.fct_dialogs")}
     return {"run": run, "dialogs": dialogs, "truth": sc.ground_truth()}

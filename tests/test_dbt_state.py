@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from synkro.controlplane.settings import TenantSettings
+from synkro.controlplane.tenants import DEFAULT_TIMEZONE
 from synkro.modeling.dbt import DBT_PROJECT_DIR, dbt_executable, dbt_vars
 from synkro.modeling.dbt_state import (
     PARTIAL_PARSE,
@@ -54,11 +56,11 @@ def _parse(slug: str, vars: dict[str, str]) -> str:
 
 
 def test_second_run_with_same_vars_partial_parses(home: Path) -> None:
-    first = _parse("acme", dbt_vars("acme"))
+    first = _parse("acme", dbt_vars("acme", TenantSettings(), DEFAULT_TIMEZONE))
     assert "Starting full parse" in first or "Unable to do partial parsing" in first
     assert (tenant_dbt_dir("acme") / PARTIAL_PARSE).exists()
 
-    second = _parse("acme", dbt_vars("acme"))
+    second = _parse("acme", dbt_vars("acme", TenantSettings(), DEFAULT_TIMEZONE))
     assert "Unable to do partial parsing" not in second
     assert "Starting full parse" not in second
 

@@ -16,19 +16,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+if TYPE_CHECKING:
+    from synkro.controlplane.settings import TenantSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILE_NAME = "synkro"
 PASSWORD_ENV = "SYNKRO_DBT_PASSWORD"
-
-DEFAULT_TIMEZONE = "Europe/Moscow"
-DEFAULT_DAY_BOUNDARY = "22:01"
-DEFAULT_PHONE_REGION = "RU"
 
 
 def dbt_executable() -> Path:
@@ -67,24 +66,13 @@ def write_profile(target_dir: Path, database_url: str, threads: int = 4) -> Path
     return path
 
 
-def dbt_vars(slug: str, settings: Any = None) -> dict[str, str]:
-    """The `--vars` for one tenant.
-
-    `settings` is the tenant's settings object or mapping (control plane); `timezone`,
-    `day_boundary` and `phone_region` are read from it when present, else the project defaults.
-    """
-
-    def pick(name: str, default: str) -> str:
-        if settings is None:
-            return default
-        value = settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
-        return str(value) if value else default
-
+def dbt_vars(slug: str, settings: TenantSettings, timezone: str) -> dict[str, str]:
+    """The `--vars` for one tenant: its slug, its timezone (from the tenant row) and calendar settings."""
     return {
         "tenant": slug,
-        "timezone": pick("timezone", DEFAULT_TIMEZONE),
-        "day_boundary": pick("day_boundary", DEFAULT_DAY_BOUNDARY),
-        "phone_region": pick("phone_region", DEFAULT_PHONE_REGION).upper(),
+        "timezone": timezone,
+        "day_boundary": settings.day_boundary,
+        "phone_region": settings.phone_region,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -26,6 +26,9 @@ from synkro.report.model import (
 )
 from synkro.report.render import local_time
 
+if TYPE_CHECKING:
+    from synkro.controlplane.settings import TenantSettings
+
 UNASSIGNED = "Без менеджера"
 _OK_STATES = {None, "", "ok", "success", "succeeded", "skipped"}
 _STEP_NAMES = {
@@ -34,11 +37,6 @@ _STEP_NAMES = {
     "dbt": "моделирование (dbt)",
     "analysis": "анализ Gemini",
 }
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-    return default if value is None else value
 
 
 def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
@@ -184,24 +182,23 @@ def build_report(
     conn: psycopg.Connection,
     slug: str,
     window: ReportWindow,
-    settings: Any,
+    settings: TenantSettings,
     run_status: Mapping[str, Any] | None = None,
     *,
     amocrm_base_url: str | None = None,
     now: datetime | None = None,
 ) -> Report:
     """Assemble the report. ``run_status`` maps a step (amocrm, radist, dbt, analysis) to "ok" or
-    an error text; ``settings`` gives ``min_dialogs``, ``language``, ``stale_after_hours``,
-    ``risky_dialogs_limit``."""
+    an error text (or a mapping with ``error``/``status``); ``settings`` are the tenant's
+    (``language``, ``stale_after_hours``, ``min_dialogs``, ``risky_dialogs_limit``)."""
     now = now or datetime.now(UTC)
-    language = _get(settings, "language", "ru")
-    report = Report(tenant_slug=slug, window=window, generated_at=now, language=language)
+    report = Report(tenant_slug=slug, window=window, generated_at=now, language=settings.language)
     for step, state in (run_status or {}).items():
-        text = state if isinstance(state, str) else _get(state, "error") or _get(state, "status")
+        text = state if isinstance(state, str) else state.get("error") or state.get("status")
         if text is not None and str(text).lower() not in _OK_STATES:
             report.problems.append(f"Шаг «{_STEP_NAMES.get(step, step)}» завершился с ошибкой: {text}")
 
-    stale_after = timedelta(hours=float(_get(settings, "stale_after_hours", 26)))
+    stale_after = timedelta(hours=settings.stale_after_hours)
     report.freshness = _freshness(conn, slug, window, stale_after, now)
     for f in report.freshness:
         if f.stale:
@@ -231,7 +228,7 @@ def build_report(
             (window.start, window.end),
         ).fetchone()[0]
 
-    min_dialogs = int(_get(settings, "min_dialogs", 1))
+    min_dialogs = settings.min_dialogs
     if h.dialogs < min_dialogs:
         report.kind = "notice"
         report.notes.append(
@@ -273,7 +270,7 @@ def build_report(
             )
         )
 
-    limit = int(_get(settings, "risky_dialogs_limit", 5))
+    limit = settings.risky_dialogs_limit
     risky = sorted(ok, key=lambda a: (a["overall_score"], -len(_as_list(a["risk_flags"])), a["dialog_id"]))
     risky = [a for a in risky if _as_list(a["risk_flags"]) or a["overall_score"] < 60][:limit]
     report.riskiest = [_highlight(a, by_id.get(a["dialog_id"]), amocrm_base_url) for a in risky]

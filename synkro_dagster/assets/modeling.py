@@ -113,7 +113,7 @@ def _build(context: dg.AssetExecutionContext, synkro: SynkroResource, step: str)
     passed = 0
     try:
         with tenant_dbt(tctx) as dbt:
-            args = ["build", "--vars", _json(dbt_vars(tctx.slug, tctx.step_settings()))]
+            args = ["build", "--vars", _json(dbt_vars(tctx.slug, tctx.settings, tctx.tenant.timezone))]
             target = new_target_dir(tctx.slug, f"{step}-{context.run.run_id[:8]}")
             invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
             for event in invocation.stream():
