@@ -261,3 +261,36 @@ def test_stale_after_hours_decides_the_freshness_flag(conn: psycopg.Connection) 
 
     assert not amocrm_stale(TenantSettings())
     assert amocrm_stale(TenantSettings(stale_after_hours=6))
+
+
+def test_followup_window_decides_who_was_left_waiting(conn: psycopg.Connection) -> None:
+    """A question asked 30 minutes before the window's end is not yet unanswered with the default
+    60-minute follow-up window; with 15 minutes it is. The one asked 17 h earlier counts either way."""
+    slug = "w" + uuid.uuid4().hex[:8]
+    dialogs = [
+        Dialog(1, "Анна", None, [(END - timedelta(minutes=30), "inbound", "Ещё вопрос?")]),
+        Dialog(
+            2,
+            "Анна",
+            None,
+            [
+                (START + timedelta(hours=6), "inbound", "Есть?"),
+                (START + timedelta(hours=7), "inbound", "Алло"),
+            ],
+        ),
+        Dialog(
+            3,
+            "Борис",
+            None,
+            [
+                (START + timedelta(hours=1), "inbound", "Здравствуйте"),
+                (START + timedelta(hours=2), "outbound", "Добрый день"),
+            ],
+        ),
+    ]
+    create_marts(conn, slug, dialogs, [])
+    default = build_report(conn, slug, WINDOW, TenantSettings(), {})
+    assert default.headline.left_waiting == 1
+    short = build_report(conn, slug, WINDOW, TenantSettings(followup_window_minutes=15), {})
+    assert short.headline.left_waiting == 2
+    assert {m.manager_name: m.left_waiting for m in short.managers} == {"Анна": 2, "Борис": 0}

@@ -43,7 +43,12 @@ class TenantSettings(BaseModel):
         3, ge=1, le=31, description="A forced run may start at most this far back"
     )
     forced_max_window_hours: int = Field(24, ge=1, le=24 * 31, description="Longest window of a forced run")
-    followup_window_minutes: int = Field(60, ge=1, le=24 * 60)
+    followup_window_minutes: int = Field(
+        60,
+        ge=1,
+        le=24 * 60,
+        description="A customer unanswered at the window's end is left waiting once this long has passed",
+    )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
     phone_region: str = Field("RU", description="Default region for numbers without a country code")

@@ -53,8 +53,15 @@ def _column_exists(conn: psycopg.Connection, schema: str, table: str, column: st
     return row is not None
 
 
-def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list[dict[str, Any]]:
-    """Per dialog active in the window: counts, first response, left waiting, manager and lead."""
+def _dialog_stats(
+    conn: psycopg.Connection, slug: str, window: ReportWindow, followup: timedelta
+) -> list[dict[str, Any]]:
+    """Per dialog active in the window: counts, first response, left waiting, manager and lead.
+
+    Left waiting: the customer has the last word at the window's end and has been waiting (since
+    the first message after the company's last reply) for at least ``followup``; a question asked
+    minutes before the day boundary still has time to be answered.
+    """
     marts = f"{slug}_marts"
     query = sql.SQL(
         """
@@ -70,6 +77,13 @@ def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> 
         ), last_msg as (
             select distinct on (dialog_id) dialog_id, direction
             from w order by dialog_id, sent_at desc
+        ), waiting as (
+            select i.dialog_id, min(i.sent_at) as since
+            from w i
+            where i.direction = 'inbound' and i.sent_at > coalesce(
+                (select max(o.sent_at) from w o where o.dialog_id = i.dialog_id and o.direction = 'outbound'),
+                '-infinity'::timestamptz)
+            group by i.dialog_id
         )
         select p.dialog_id::text, p.messages_in, p.messages_out,
                extract(epoch from (
@@ -77,16 +91,20 @@ def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> 
                    where o.dialog_id = p.dialog_id and o.direction = 'outbound'
                      and o.sent_at > p.first_inbound_at
                ) - p.first_inbound_at)::double precision as first_response_seconds,
-               (l.direction = 'inbound') as left_waiting,
+               (l.direction = 'inbound' and wt.since <= %(waiting_from)s) as left_waiting,
                coalesce(d.manager_name, %(unassigned)s) as manager_name,
                d.lead_id
         from per_dialog p
         join last_msg l on l.dialog_id = p.dialog_id
+        left join waiting wt on wt.dialog_id = p.dialog_id
         left join {dialogs} d on d.dialog_id = p.dialog_id
         order by p.dialog_id
         """
     ).format(msgs=sql.Identifier(marts, "fct_dialog_messages"), dialogs=sql.Identifier(marts, "fct_dialogs"))
-    cur = conn.execute(query, {"s": window.start, "e": window.end, "unassigned": UNASSIGNED})
+    waiting_from = window.end - followup
+    cur = conn.execute(
+        query, {"s": window.start, "e": window.end, "unassigned": UNASSIGNED, "waiting_from": waiting_from}
+    )
     cols = [c.name for c in cur.description or []]
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
@@ -190,7 +208,8 @@ def build_report(
 ) -> Report:
     """Assemble the report. ``run_status`` maps a step (amocrm, radist, dbt, analysis) to "ok" or
     an error text (or a mapping with ``error``/``status``); ``settings`` are the tenant's
-    (``language``, ``stale_after_hours``, ``min_dialogs``, ``risky_dialogs_limit``)."""
+    (``language``, ``stale_after_hours``, ``followup_window_minutes``, ``min_dialogs``,
+    ``risky_dialogs_limit``)."""
     now = now or datetime.now(UTC)
     report = Report(tenant_slug=slug, window=window, generated_at=now, language=settings.language)
     for step, state in (run_status or {}).items():
@@ -212,7 +231,7 @@ def build_report(
         report.kind = "notice"
         return report
 
-    stats = _dialog_stats(conn, slug, window)
+    stats = _dialog_stats(conn, slug, window, timedelta(minutes=settings.followup_window_minutes))
     by_id = {s["dialog_id"]: s for s in stats}
     h = report.headline
     h.dialogs = len(stats)
