@@ -21,8 +21,9 @@ import yaml
 
 from synkro.analysis.run import ensure_analysis_table
 from synkro.controlplane.settings import TenantSettings
-from synkro.modeling.dbt import DbtRun, dbt_vars, run_dbt, write_profile
+from synkro.modeling.dbt import DbtRun, dbt_vars, write_profile
 from synkro.modeling.docs import build_docs, docs_server
+from synkro.modeling.runner import run_dbt
 from tests.dbt_raw_fixtures import create_raw_schema, insert_rows
 
 ACME = "acme"  # Europe/Berlin, day ends 22:01 (DST ends 2026-10-25 01:00 UTC)
@@ -373,7 +374,7 @@ def load_acme_increment(conn: psycopg.Connection) -> None:
 
 def build(database_url: str, tmp: Path, vars: dict[str, str]) -> DbtRun:
     run = run_dbt(["build"], database_url, vars, target_path=tmp / f"target_{vars['tenant']}")
-    assert run.ok, run.stdout[-6000:]
+    assert run.ok, run.log[-6000:]
     return run
 
 

@@ -26,7 +26,8 @@ from dlt_sources.amocrm.rows import (
 from dlt_sources.radist.rows import chat_row, message_row
 from synkro.controlplane.settings import TenantSettings
 from synkro.controlplane.tenants import DEFAULT_TIMEZONE
-from synkro.modeling.dbt import dbt_vars, run_dbt
+from synkro.modeling.dbt import dbt_vars
+from synkro.modeling.runner import run_dbt
 from synkro.sandbox.amocrm import contact_dict, lead_dict
 from synkro.sandbox.radist import format_created_at, message_dict
 from synkro.sandbox.scenario import Scenario, generate_scenario
@@ -94,7 +95,7 @@ def marts(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 def test_build_passes_every_test(marts: dict[str, Any]) -> None:
     run = marts["run"]
-    assert run.ok and run.failed() == [], run.stdout[-6000:]
+    assert run.ok and run.failed() == [], run.log[-6000:]
 
 
 def test_dialogs_match_ground_truth(marts: dict[str, Any]) -> None:

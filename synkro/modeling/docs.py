@@ -15,7 +15,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from synkro.modeling.dbt import DbtRun, run_dbt
+from synkro.modeling.dbt import DbtRun
+from synkro.modeling.runner import run_dbt
 from synkro.paths import synkro_home
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json", "run_results.json")
@@ -42,7 +43,7 @@ def build_docs(
     target = site.parent / f".dbt-target-docs-{slug}"
     run: DbtRun = run_dbt(["docs", "generate"], database_url, vars, target_path=target)
     if not run.ok or not (target / "index.html").exists():
-        raise DocsBuildError(f"dbt docs generate failed for {slug}:\n{run.stdout[-4000:]}")
+        raise DocsBuildError(f"dbt docs generate failed for {slug}:\n{run.log[-4000:]}")
     site.mkdir(parents=True, exist_ok=True)
     for name in SITE_FILES:
         if (target / name).exists():
