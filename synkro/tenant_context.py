@@ -41,12 +41,3 @@ class TenantContext:
         secret = getattr(supabase, "database_url", None) if supabase else None
         value = secret.get_secret_value() if secret is not None else None
         return value or self.cp.url
-
-    def step_settings(self) -> dict[str, Any]:
-        """Tenant settings plus the tenant's timezone, as the analysis/report/dbt helpers read them."""
-        values = self.settings.model_dump()
-        values["timezone"] = self.tenant.timezone
-        values["analysis_max_dialogs"] = self.settings.ai_max_dialogs
-        values["analysis_max_tokens"] = self.settings.ai_max_tokens
-        values["pii_masking"] = self.settings.mask_pii
-        return values

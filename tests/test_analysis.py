@@ -17,6 +17,7 @@ from synkro.analysis.pii import mask_pii
 from synkro.analysis.rubric import DEFAULT_RUBRIC, Criterion, Rubric
 from synkro.analysis.run import AnalysisStopped, analyze_window
 from synkro.analysis.transcript import Message, build_transcript
+from synkro.controlplane.settings import TenantSettings
 from tests.analysis_emulators import Emulators, running_emulators
 from tests.analysis_marts import Dialog, create_marts
 
@@ -24,6 +25,7 @@ KEY = "sandbox-gemini-api-key"
 MODEL = "gemini-3.5-flash-lite"
 START = datetime(2026, 11, 28, 19, 1, tzinfo=UTC)  # 22:01 Moscow: the business-day boundary
 END = START + timedelta(days=1)
+TZ = "Europe/Moscow"
 PHONE_RE = re.compile(r"\d[\d\s\-()]{8,}\d")
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
@@ -140,6 +142,17 @@ def _config(emu: Emulators, **extra: object) -> dict[str, object]:
     return {"api_key": KEY, "base_url": emu.gemini, "model": MODEL, "api_version": "v1beta", **extra}
 
 
+def _analyze(
+    conn: psycopg.Connection,
+    slug: str,
+    config: dict[str, object],
+    settings: TenantSettings | None = None,
+    **kwargs: object,
+):
+    """`analyze_window` over the test window in Moscow time, default settings unless given."""
+    return analyze_window(conn, slug, START, END, settings or TenantSettings(), config, timezone=TZ, **kwargs)
+
+
 def _requests(emu: Emulators) -> list[dict]:
     return httpx.get(f"{emu.control}/gemini/requests").json()["requests"]
 
@@ -168,7 +181,7 @@ def test_analyze_window_masks_pii_writes_rows_and_skips_unchanged(
     slug = _slug()
     create_marts(conn, slug, _dialogs(), [])
     _clear(emulators)
-    summary = analyze_window(conn, slug, START, END, {"timezone": "Europe/Moscow"}, _config(emulators))
+    summary = _analyze(conn, slug, _config(emulators))
     assert (summary.dialogs_in_window, summary.analyzed, summary.failed) == (3, 3, 0)
     bodies = [str(r["body"]) for r in _requests(emulators) if r["method"] == "POST"]
     assert len(bodies) == 3
@@ -182,16 +195,35 @@ def test_analyze_window_masks_pii_writes_rows_and_skips_unchanged(
     assert all(v[4] > 0 and v[5] is not None for v in rows.values())
 
     _clear(emulators)
-    again = analyze_window(conn, slug, START, END, {"timezone": "Europe/Moscow"}, _config(emulators))
+    again = _analyze(conn, slug, _config(emulators))
     assert (again.unchanged, again.analyzed, again.gemini_calls) == (3, 0, 0)
     assert _requests(emulators) == []
 
     new_rubric = DEFAULT_RUBRIC.model_copy(deep=True)
     new_rubric.criteria[0].description += " И поблагодарил за обращение."
-    third = analyze_window(
-        conn, slug, START, END, {"timezone": "Europe/Moscow", "rubric": new_rubric}, _config(emulators)
-    )
+    rubric = TenantSettings(rubric=new_rubric.model_dump(mode="json"))
+    third = _analyze(conn, slug, _config(emulators), rubric)
     assert third.analyzed == 3 and third.unchanged == 0
+
+
+def test_context_messages_setting_reaches_the_transcript(
+    emulators: Emulators, conn: psycopg.Connection
+) -> None:
+    """Dialog 1 has one message before the window: sent as context by default, not with 0."""
+    earlier = "Добрый день, мой номер"
+
+    def prompt(settings: TenantSettings) -> str:
+        slug = _slug()
+        create_marts(conn, slug, _dialogs()[:1], [])
+        _clear(emulators)
+        _analyze(conn, slug, _config(emulators), settings)
+        (body,) = [str(r["body"]) for r in _requests(emulators) if r["method"] == "POST"]
+        return body
+
+    default = prompt(TenantSettings())
+    assert earlier in default and "--- контекст" in default
+    without = prompt(TenantSettings(context_messages=0))
+    assert earlier not in without and "--- контекст" not in without
 
 
 def test_rate_limit_429_waits_retry_delay_then_succeeds(
@@ -201,7 +233,7 @@ def test_rate_limit_429_waits_retry_delay_then_succeeds(
     create_marts(conn, slug, _dialogs()[:1], [])
     httpx.post(f"{emulators.control}/gemini/errors", json={"code": 429, "count": 1, "retry_delay_s": 2})
     began = time.monotonic()
-    summary = analyze_window(conn, slug, START, END, {}, _config(emulators))
+    summary = _analyze(conn, slug, _config(emulators))
     assert time.monotonic() - began >= 2.0
     assert summary.analyzed == 1 and summary.gemini_calls == 2
 
@@ -211,7 +243,7 @@ def test_daily_quota_stops_the_run(emulators: Emulators, conn: psycopg.Connectio
     create_marts(conn, slug, _dialogs(), [])
     httpx.post(f"{emulators.control}/gemini/errors", json={"code": 429, "count": 1, "quota": "day"})
     with pytest.raises(AnalysisStopped, match="daily") as info:
-        analyze_window(conn, slug, START, END, {}, _config(emulators, max_concurrency=1))
+        _analyze(conn, slug, _config(emulators, max_concurrency=1))
     assert info.value.kind == "daily_quota"
     # the run stopped after the first refusal: the other dialogs are reported as left out
     assert len(info.value.summary.left_out) == 3 - info.value.summary.analyzed
@@ -221,7 +253,7 @@ def test_invalid_key_stops_with_a_clear_error(emulators: Emulators, conn: psycop
     slug = _slug()
     create_marts(conn, slug, _dialogs(), [])
     with pytest.raises(AnalysisStopped, match="API key is invalid") as info:
-        analyze_window(conn, slug, START, END, {}, _config(emulators, api_key="wrong-key-1234"))
+        _analyze(conn, slug, _config(emulators, api_key="wrong-key-1234"))
     assert info.value.kind == "invalid_key"
     assert "wrong-key" not in str(info.value)
     assert _rows(conn, slug) == {}
@@ -231,7 +263,7 @@ def test_retired_model_404_is_a_clear_error(emulators: Emulators, conn: psycopg.
     slug = _slug()
     create_marts(conn, slug, _dialogs()[:1], [])
     with pytest.raises(AnalysisStopped, match=r"gemini-2\.0-flash.*not found") as info:
-        analyze_window(conn, slug, START, END, {}, _config(emulators, model="gemini-2.0-flash"))
+        _analyze(conn, slug, _config(emulators, model="gemini-2.0-flash"))
     assert info.value.kind == "model_not_found"
 
 
@@ -241,7 +273,7 @@ def test_truncated_answer_is_retried_once_then_marked_failed(
     slug = _slug()
     create_marts(conn, slug, _dialogs()[:1], [])
     _clear(emulators)
-    summary = analyze_window(conn, slug, START, END, {}, _config(emulators, max_output_tokens=40))
+    summary = _analyze(conn, slug, _config(emulators, max_output_tokens=40))
     assert summary.failed == 1 and summary.analyzed == 0
     assert len([r for r in _requests(emulators) if r["method"] == "POST"]) == 2
     status, score, _, error, *_ = _rows(conn, slug)["1"]
@@ -254,15 +286,13 @@ def test_budget_limits_dialogs_and_reports_what_was_left_out(
     slug = _slug()
     create_marts(conn, slug, _dialogs(), [])
     _clear(emulators)
-    summary = analyze_window(conn, slug, START, END, {"analysis_max_dialogs": 1}, _config(emulators))
+    summary = _analyze(conn, slug, _config(emulators), TenantSettings(ai_max_dialogs=1))
     assert summary.analyzed == 1 and len(summary.left_out) == 2
     assert all("max 1 dialogs" in why for why in summary.left_out.values())
     statuses = sorted(v[0] for v in _rows(conn, slug).values())
     assert statuses == ["ok", "skipped", "skipped"]
 
-    tokens = analyze_window(
-        conn, _reuse(conn, slug), START, END, {"analysis_max_tokens": 10}, _config(emulators)
-    )
+    tokens = _analyze(conn, _reuse(conn, slug), _config(emulators), TenantSettings(ai_max_tokens=10))
     assert tokens.analyzed == 0 and len(tokens.left_out) == 3
 
 
@@ -305,6 +335,6 @@ def test_more_dialogs_than_the_rpm_window_holds_do_not_hang(
     create_marts(conn, slug, _dialogs(), [])
     analyzer = GeminiAnalyzer(GeminiSettings.from_config(_config(emulators), rpm=1))
     analyzer.limiter = RateLimiter(rate=1, period=0.2, margin=1.0)  # one call per 0.2 s window
-    summary = analyze_window(conn, slug, START, END, {}, _config(emulators), analyzer=analyzer)
+    summary = _analyze(conn, slug, _config(emulators), analyzer=analyzer)
     assert (summary.analyzed, summary.failed) == (3, 0)
     assert analyzer.limiter.acquired == 3

@@ -342,6 +342,9 @@ def test_settings_set_and_show(cli_env: str, tenant: str, tmp_path: Path):
         "phone_region=kz",
         "mode=radist_only",
         f"rubric=@{rubric}",
+        "context_messages=0",
+        "risky_dialogs_limit=2",
+        "stale_after_hours=48",
     )
     assert result.exit_code == 0, result.output
     shown = json.loads(synkro("settings", "show", tenant, "--json").stdout)
@@ -353,6 +356,7 @@ def test_settings_set_and_show(cli_env: str, tenant: str, tmp_path: Path):
     )
     assert (shown["forced_lookback_days"], shown["forced_max_window_hours"]) == (3, 24)
     assert (shown["followup_window_minutes"], shown["mask_pii"], shown["language"]) == (60, True, "ru")
+    assert (shown["context_messages"], shown["risky_dialogs_limit"], shown["stale_after_hours"]) == (0, 2, 48)
     assert synkro("settings", "show", tenant).exit_code == 0
 
 
@@ -367,6 +371,9 @@ def test_settings_set_and_show(cli_env: str, tenant: str, tmp_path: Path):
         "phone_region=XX",
         "forced_lookback_days=0",
         "rubric_version=7",
+        "risky_dialogs_limit=-1",
+        "context_messages=51",
+        "stale_after_hours=0",
         "novalue",
     ],
 )

@@ -20,8 +20,10 @@ import pytest
 import yaml
 
 from synkro.analysis.run import ensure_analysis_table
-from synkro.modeling.dbt import DbtRun, dbt_vars, run_dbt, write_profile
+from synkro.controlplane.settings import TenantSettings
+from synkro.modeling.dbt import DbtRun, dbt_vars, write_profile
 from synkro.modeling.docs import build_docs, docs_server
+from synkro.modeling.runner import run_dbt
 from tests.dbt_raw_fixtures import create_raw_schema, insert_rows
 
 ACME = "acme"  # Europe/Berlin, day ends 22:01 (DST ends 2026-10-25 01:00 UTC)
@@ -370,9 +372,9 @@ def load_acme_increment(conn: psycopg.Connection) -> None:
         )
 
 
-def build(database_url: str, slug: str, tmp: Path, **settings: str) -> DbtRun:
-    run = run_dbt(["build"], database_url, dbt_vars(slug, settings), target_path=tmp / f"target_{slug}")
-    assert run.ok, run.stdout[-6000:]
+def build(database_url: str, tmp: Path, vars: dict[str, str]) -> DbtRun:
+    run = run_dbt(["build"], database_url, vars, target_path=tmp / f"target_{vars['tenant']}")
+    assert run.ok, run.log[-6000:]
     return run
 
 
@@ -413,22 +415,22 @@ def built(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     """
     tmp = tmp_path_factory.mktemp("dbt")
     state: dict[str, Any] = {"url": database_url, "site": tmp / "docs-site"}
-    acme = {"timezone": "Europe/Berlin", "day_boundary": "22:01"}
-    globex = {"timezone": "America/New_York", "day_boundary": "06:00", "phone_region": "US"}
+    acme = dbt_vars(ACME, TenantSettings(day_boundary="22:01"), "Europe/Berlin")
+    globex = dbt_vars(GLOBEX, TenantSettings(day_boundary="06:00", phone_region="US"), "America/New_York")
     with psycopg.connect(database_url, autocommit=True) as conn, ThreadPoolExecutor(2) as pool:
         load_acme(conn)
         load_globex(conn)
-        first = pool.submit(build, database_url, ACME, tmp, **acme)
-        other = pool.submit(build, database_url, GLOBEX, tmp, **globex)
+        first = pool.submit(build, database_url, tmp, acme)
+        other = pool.submit(build, database_url, tmp, globex)
         state["first"], state["globex"] = first.result(), other.result()
         state["acme_first"], state["globex_first"] = snapshot(conn, ACME), snapshot(conn, GLOBEX)
-        rerun = pool.submit(build, database_url, ACME, tmp, **acme)
-        docs = pool.submit(build_docs, database_url, GLOBEX, globex, site_dir=state["site"])
+        rerun = pool.submit(build, database_url, tmp, acme)
+        docs = pool.submit(build_docs, database_url, globex, site_dir=state["site"])
         rerun.result()
         state["docs"] = docs.result()
         state["acme_rerun"] = snapshot(conn, ACME)
         load_acme_increment(conn)
-        state["last"] = build(database_url, ACME, tmp, **acme)
+        state["last"] = build(database_url, tmp, acme)
         state["acme_incremented"], state["globex_last"] = snapshot(conn, ACME), snapshot(conn, GLOBEX)
     return state
 
@@ -657,10 +659,10 @@ def test_profile_keeps_the_password_out_of_the_file(tmp_path: Path) -> None:
 
 
 def test_dbt_vars_defaults_and_tenant_settings() -> None:
-    assert dbt_vars("acme") == {
+    assert dbt_vars("acme", TenantSettings(), "Europe/Moscow") == {
         "tenant": "acme",
         "timezone": "Europe/Moscow",
         "day_boundary": "22:01",
         "phone_region": "RU",
     }
-    assert dbt_vars("acme", {"timezone": "Asia/Almaty", "phone_region": "kz"})["phone_region"] == "KZ"
+    assert dbt_vars("acme", TenantSettings(phone_region="kz"), "Asia/Almaty")["phone_region"] == "KZ"

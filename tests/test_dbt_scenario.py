@@ -27,7 +27,10 @@ from dlt_sources.radist.rows import chat_row, message_row
 from sandbox.amocrm import contact_dict, lead_dict
 from sandbox.radist import format_created_at, message_dict
 from sandbox.scenario import Scenario, generate_scenario
-from synkro.modeling.dbt import dbt_vars, run_dbt
+from synkro.controlplane.settings import TenantSettings
+from synkro.controlplane.tenants import DEFAULT_TIMEZONE
+from synkro.modeling.dbt import dbt_vars
+from synkro.modeling.runner import run_dbt
 from tests.dbt_raw_fixtures import copy_rows, create_raw_schema
 
 SLUG = "medium"
@@ -83,7 +86,8 @@ def marts(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     sc = generate_scenario(seed=42, size="medium", now=1790000000)
     with psycopg.connect(database_url, autocommit=True) as conn:
         load_scenario(conn, sc)
-        run = run_dbt(["build"], database_url, dbt_vars(SLUG), target_path=tmp_path_factory.mktemp("dbt"))
+        vars = dbt_vars(SLUG, TenantSettings(), DEFAULT_TIMEZONE)
+        run = run_dbt(["build"], database_url, vars, target_path=tmp_path_factory.mktemp("dbt"))
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             dialogs = {r["dialog_id"]: r for r in cur.execute(f"select * from {SLUG}_marts.fct_dialogs")}
     return {"run": run, "dialogs": dialogs, "truth": sc.ground_truth()}
@@ -91,7 +95,7 @@ def marts(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 def test_build_passes_every_test(marts: dict[str, Any]) -> None:
     run = marts["run"]
-    assert run.ok and run.failed() == [], run.stdout[-6000:]
+    assert run.ok and run.failed() == [], run.log[-6000:]
 
 
 def test_dialogs_match_ground_truth(marts: dict[str, Any]) -> None:

@@ -1,21 +1,34 @@
-"""The per-tenant dbt state dir: dbt partial-parses a tenant's second run, and run dirs are pruned.
+"""The one dbt runner and the per-tenant dbt state dir.
 
-The parse test runs the real dbt CLI through the resource the Dagster assets use (`SynkroDbtCli`),
-so it also proves that resource starts dbt without `dbt --version` or an in-process adapter.
-No database is needed: `dbt parse` does not connect.
+- dbt partial-parses a tenant's second run with the same vars, and run dirs are pruned;
+- the runner uses dagster-dbt's own `DbtCliResource` (no subclass) with `synkro-dbt`, whose
+  `--version` (what dagster-dbt asks every new resource) answers without starting dbt;
+- the warehouse password reaches the dbt process and nowhere else: not the parent's
+  `os.environ`, not a file in the target or profiles dir.
+
+The parse tests run the real dbt CLI through the runner; `dbt parse` needs no database. The
+hand-off test runs a macro in a tiny project of its own against the test database (trust auth on
+loopback, so any password connects) and reads what dbt saw in its log.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
+import re
+import subprocess
+import threading
 import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
+from dagster_dbt import DbtCliResource
 
-from synkro.modeling.dbt import DBT_PROJECT_DIR, dbt_executable, dbt_vars
+from synkro.controlplane.settings import TenantSettings
+from synkro.controlplane.tenants import DEFAULT_TIMEZONE
+from synkro.modeling.dbt import dbt_vars
+from synkro.modeling.dbt_exec import HANDOFF_NAME, PASSWORD_ENV, password_handoff, receive_password
 from synkro.modeling.dbt_state import (
     PARTIAL_PARSE,
     keep_parse_state,
@@ -26,8 +39,14 @@ from synkro.modeling.dbt_state import (
     tenant_dbt_dir,
     tenant_profiles_dir,
 )
+from synkro.modeling.runner import dbt_executable, dbt_resource, run_dbt
 
 URL = "postgresql://loader:s3cret-pass@127.0.0.1:5432/warehouse"
+SECRET = "s3cr@t pass/é"
+PROBE_MACRO = """{% macro probe() %}
+  {{ log("password=" ~ env_var("SYNKRO_DBT_PASSWORD", "<none>"), info=True) }}
+{% endmacro %}
+"""
 
 
 @pytest.fixture
@@ -36,46 +55,79 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _parse(slug: str, vars: dict[str, str]) -> str:
-    """`dbt parse` through the assets' resource into a fresh target dir; returns dbt's log text."""
-    from synkro_dagster.assets.modeling import SynkroDbtCli
-
-    dbt = SynkroDbtCli(
-        project_dir=str(DBT_PROJECT_DIR),
-        profiles_dir=str(tenant_profiles_dir(slug, URL)),
-        dbt_executable=str(dbt_executable()),
-    )
+def _parse(slug: str) -> str:
+    """`dbt parse` through the runner into a fresh target dir of the tenant; returns dbt's log."""
     target = new_target_dir(slug, "parse")
-    invocation = dbt.cli(["parse", "--vars", json.dumps(vars)], target_path=target, raise_on_error=False)
-    invocation.wait()
-    assert invocation.is_successful()
+    vars = dbt_vars(slug, TenantSettings(), DEFAULT_TIMEZONE)
+    run = run_dbt(["parse"], URL, vars, target_path=target, profiles_dir=tenant_profiles_dir(slug, URL))
+    assert run.ok, run.log[-3000:]
     keep_parse_state(slug, target)
     return (target / "dbt.log").read_text()
 
 
 def test_second_run_with_same_vars_partial_parses(home: Path) -> None:
-    first = _parse("acme", dbt_vars("acme"))
+    first = _parse("acme")
     assert "Starting full parse" in first or "Unable to do partial parsing" in first
     assert (tenant_dbt_dir("acme") / PARTIAL_PARSE).exists()
 
-    second = _parse("acme", dbt_vars("acme"))
+    second = _parse("acme")
     assert "Unable to do partial parsing" not in second
     assert "Starting full parse" not in second
 
 
-def test_resource_skips_dbt_version_subprocess_and_adapter() -> None:
-    from dagster_dbt import DbtCliResource
-
-    from synkro_dagster.assets.modeling import SynkroDbtCli
-
-    # The overrides only help while dagster-dbt still has these hooks under these names.
-    assert hasattr(DbtCliResource, "_cli_version")
-    assert hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
-    dbt = SynkroDbtCli(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(dbt_executable()))
+def test_runner_uses_dagster_dbts_resource_and_a_quick_version(home: Path) -> None:
+    resource = dbt_resource(tenant_profiles_dir("acme", URL))
+    assert type(resource) is DbtCliResource
+    assert resource.dbt_executable == str(dbt_executable())
     started = time.monotonic()
-    assert str(dbt._cli_version) == importlib.metadata.version("dbt-core")
-    assert dbt._initialize_dbt_core_adapter(["build"]) is None
-    assert time.monotonic() - started < 0.5
+    out = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True)
+    assert time.monotonic() - started < 3  # dbt's own --version: seconds of imports plus PyPI
+    # dagster-dbt takes the first x.y.z of the output as the dbt version
+    assert re.search(r"(\d+\.\d+\.\d+)", out.stdout)[1] == importlib.metadata.version("dbt-core")
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")), reason="connects with a made-up password: needs the embedded server"
+)
+def test_password_reaches_dbt_and_nothing_else(database_url: str, tmp_path: Path) -> None:
+    project = tmp_path / "probe"
+    (project / "macros").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        'name: probe\nversion: "1.0.0"\nprofile: synkro\nconfig-version: 2\nmacro-paths: ["macros"]\n'
+    )
+    (project / "macros" / "probe.sql").write_text(PROBE_MACRO)
+    parts = urlsplit(database_url)
+    url = database_url.replace(
+        f"{parts.netloc}", f"postgres:{quote(SECRET, safe='')}@{parts.hostname}:{parts.port}"
+    )
+    target = tmp_path / "target"
+    run = run_dbt(["run-operation", "probe"], url, project_dir=project, target_path=target)
+    assert run.ok, run.log[-3000:]
+    assert f"password={SECRET}" in run.log
+    assert PASSWORD_ENV not in os.environ
+    assert not (target / HANDOFF_NAME).exists()
+    # dbt.log holds the probe's own message; everything else dbt wrote must not hold the secret
+    on_disk = [p for p in target.rglob("*") if p.is_file() and p.name != "dbt.log"]
+    assert on_disk and not [p for p in on_disk if SECRET.encode() in p.read_bytes()]
+
+
+def test_handoff_without_a_reader_ends_cleanly(tmp_path: Path) -> None:
+    before = threading.active_count()
+    started = time.monotonic()
+    with password_handoff(tmp_path, "never-read"):
+        assert (tmp_path / HANDOFF_NAME).exists()
+    assert time.monotonic() - started < 2
+    assert not (tmp_path / HANDOFF_NAME).exists()
+    assert threading.active_count() == before
+    with password_handoff(tmp_path, ""):  # no password: nothing offered
+        assert not (tmp_path / HANDOFF_NAME).exists()
+    assert receive_password(tmp_path) is None
+
+
+def test_password_is_never_read_from_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / HANDOFF_NAME).write_text("planted")
+    with pytest.raises(SystemExit, match="not a pipe"):
+        receive_password(tmp_path)
 
 
 def test_profile_is_stable_and_holds_no_password(home: Path) -> None:

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from synkro.analysis.run import analyze_window
+from synkro.controlplane.settings import TenantSettings
 from synkro.report.build import build_report
 from synkro.report.chart import manager_chart_png
 from synkro.report.model import DialogHighlight, ManagerRow, Report, ReportWindow, SourceFreshness
@@ -25,7 +26,7 @@ from synkro.report.render import (
 )
 from tests.analysis_emulators import running_emulators
 from tests.analysis_marts import Dialog, create_marts
-from tests.test_analysis import END, KEY, MODEL, START, _dialogs
+from tests.test_analysis import END, KEY, MODEL, START, TZ, _dialogs
 
 WINDOW = ReportWindow(start=START, end=END, timezone="Europe/Moscow", label="29.11.2026")
 AMO = "https://demo.amocrm.ru"
@@ -45,12 +46,12 @@ def analysed(database_url: str) -> str:
     with psycopg.connect(database_url) as c, running_emulators("gemini") as emu:
         create_marts(c, slug, dialogs, [START + timedelta(hours=1), START - timedelta(hours=1)])
         config = {"api_key": KEY, "base_url": emu.gemini, "model": MODEL}
-        analyze_window(c, slug, START, END, {"timezone": "Europe/Moscow"}, config)
+        analyze_window(c, slug, START, END, TenantSettings(), config, timezone=TZ)
     return slug
 
 
 def test_report_numbers_equal_sql_over_marts(conn: psycopg.Connection, analysed: str) -> None:
-    report = build_report(conn, analysed, WINDOW, {"min_dialogs": 1}, {"amocrm": "ok"}, amocrm_base_url=AMO)
+    report = build_report(conn, analysed, WINDOW, TenantSettings(), {"amocrm": "ok"}, amocrm_base_url=AMO)
     m = f'"{analysed}_marts"'
     a = f'"{analysed}_analysis"'
     dialogs, msg_in, msg_out = conn.execute(
@@ -103,7 +104,9 @@ def test_report_numbers_equal_sql_over_marts(conn: psycopg.Connection, analysed:
 def test_failed_step_and_missing_analysis_are_stated_plainly(conn: psycopg.Connection) -> None:
     slug = "n" + uuid.uuid4().hex[:8]
     create_marts(conn, slug, _dialogs(), [])
-    report = build_report(conn, slug, WINDOW, {}, {"radist": "HTTP 503 after 5 attempts", "analysis": "ok"})
+    report = build_report(
+        conn, slug, WINDOW, TenantSettings(), {"radist": "HTTP 503 after 5 attempts", "analysis": "ok"}
+    )
     assert any("Radist" in p and "503" in p for p in report.problems)
     assert not report.analysis_available and report.headline.dialogs == 3
     assert any("только метрики" in n for n in report.notes)
@@ -114,7 +117,7 @@ def test_failed_step_and_missing_analysis_are_stated_plainly(conn: psycopg.Conne
 def test_below_minimum_sends_a_short_notice(conn: psycopg.Connection) -> None:
     slug = "m" + uuid.uuid4().hex[:8]
     create_marts(conn, slug, _dialogs()[:1], [])
-    report = build_report(conn, slug, WINDOW, {"min_dialogs": 5}, {})
+    report = build_report(conn, slug, WINDOW, TenantSettings(min_dialogs=5), {})
     assert report.kind == "notice"
     messages = telegram_messages(report)
     assert len(messages) == 1 and "меньше порога 5" in messages[0]
@@ -217,20 +220,77 @@ def test_header_file_name_and_freshness_use_the_tenant_business_day_and_timezone
     assert document_filename(forced) == "report-demo-2026-11-28_2201--2026-11-29_2201.html"
 
 
-def test_stale_source_problem_names_the_local_time(conn: psycopg.Connection) -> None:
-    """The 'data is stale' line states the last load in the tenant's time (Asia/Yekaterinburg, UTC+5)."""
-    slug = "f" + uuid.uuid4().hex[:8]
+def _with_amocrm_load(conn: psycopg.Connection, prefix: str, loaded_at: datetime) -> str:
+    """A new tenant whose only successful dlt load (amoCRM) happened at `loaded_at`."""
+    slug = prefix + uuid.uuid4().hex[:8]
     raw = f'"{slug}_raw"'
     conn.execute(f"create schema {raw}")
     conn.execute(
         f"create table {raw}._dlt_loads (load_id text, schema_name text, status int, inserted_at timestamptz)"
     )
-    conn.execute(
-        f"insert into {raw}._dlt_loads values ('1', 'amocrm_{slug}', 0, %s)",
-        (datetime(2026, 11, 20, 10, 0, tzinfo=UTC),),
-    )
+    conn.execute(f"insert into {raw}._dlt_loads values ('1', 'amocrm_{slug}', 0, %s)", (loaded_at,))
     conn.commit()
+    return slug
+
+
+def test_stale_source_problem_names_the_local_time(conn: psycopg.Connection) -> None:
+    """The 'data is stale' line states the last load in the tenant's time (Asia/Yekaterinburg, UTC+5)."""
+    slug = _with_amocrm_load(conn, "f", datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
     window = ReportWindow(start=START, end=END, timezone="Asia/Yekaterinburg", label="2026-11-29")
-    report = build_report(conn, slug, window, {}, now=END + timedelta(hours=1))
+    report = build_report(conn, slug, window, TenantSettings(), now=END + timedelta(hours=1))
     stale = next(p for p in report.problems if "amocrm" in p)
     assert "20.11 15:00 +05" in stale and "UTC" not in stale
+
+
+def test_risky_dialogs_limit_caps_the_list(conn: psycopg.Connection, analysed: str) -> None:
+    default = build_report(conn, analysed, WINDOW, TenantSettings(), {})
+    assert len(default.riskiest) >= 2, "the fixture needs at least two risky dialogs"
+    one = build_report(conn, analysed, WINDOW, TenantSettings(risky_dialogs_limit=1), {})
+    assert [d.dialog_id for d in one.riskiest] == [default.riskiest[0].dialog_id]
+    assert build_report(conn, analysed, WINDOW, TenantSettings(risky_dialogs_limit=0), {}).riskiest == []
+
+
+def test_stale_after_hours_decides_the_freshness_flag(conn: psycopg.Connection) -> None:
+    """A load 11 h before `now` is fresh with the default 26 h and stale with 6 h."""
+    slug = _with_amocrm_load(conn, "s", END - timedelta(hours=10))
+    now = END + timedelta(hours=1)
+
+    def amocrm_stale(settings: TenantSettings) -> bool:
+        report = build_report(conn, slug, WINDOW, settings, now=now)
+        return next(f for f in report.freshness if f.source == "amocrm").stale
+
+    assert not amocrm_stale(TenantSettings())
+    assert amocrm_stale(TenantSettings(stale_after_hours=6))
+
+
+def test_followup_window_decides_who_was_left_waiting(conn: psycopg.Connection) -> None:
+    """A question asked 30 minutes before the window's end is not yet unanswered with the default
+    60-minute follow-up window; with 15 minutes it is. The one asked 17 h earlier counts either way."""
+    slug = "w" + uuid.uuid4().hex[:8]
+    dialogs = [
+        Dialog(1, "Анна", None, [(END - timedelta(minutes=30), "inbound", "Ещё вопрос?")]),
+        Dialog(
+            2,
+            "Анна",
+            None,
+            [
+                (START + timedelta(hours=6), "inbound", "Есть?"),
+                (START + timedelta(hours=7), "inbound", "Алло"),
+            ],
+        ),
+        Dialog(
+            3,
+            "Борис",
+            None,
+            [
+                (START + timedelta(hours=1), "inbound", "Здравствуйте"),
+                (START + timedelta(hours=2), "outbound", "Добрый день"),
+            ],
+        ),
+    ]
+    create_marts(conn, slug, dialogs, [])
+    default = build_report(conn, slug, WINDOW, TenantSettings(), {})
+    assert default.headline.left_waiting == 1
+    short = build_report(conn, slug, WINDOW, TenantSettings(followup_window_minutes=15), {})
+    assert short.headline.left_waiting == 2
+    assert {m.manager_name: m.left_waiting for m in short.managers} == {"Анна": 2, "Борис": 0}

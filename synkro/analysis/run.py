@@ -12,7 +12,7 @@ import json
 import threading
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -28,6 +28,9 @@ from synkro.analysis.gemini import (
 from synkro.analysis.prompt import build_prompt, prompt_version
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.analysis.transcript import Message, build_transcript
+
+if TYPE_CHECKING:
+    from synkro.controlplane.settings import TenantSettings
 
 
 class AnalysisSummary(BaseModel):
@@ -140,15 +143,6 @@ def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
         )
     )
     conn.commit()
-
-
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """First present attribute/key among ``names`` (settings come as pydantic models or dicts)."""
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value is not None:
-            return value
-    return default
 
 
 def _upsert(conn: psycopg.Connection, slug: str, row: dict[str, Any]) -> None:
@@ -265,28 +259,28 @@ def analyze_window(
     slug: str,
     window_start: datetime,
     window_end: datetime,
-    settings: Any,
+    settings: TenantSettings,
     gemini_config: Any,
     *,
+    timezone: str,
     analyzer: GeminiAnalyzer | None = None,
 ) -> AnalysisSummary:
     """Score every dialog with activity in [window_start, window_end) that changed since last scored.
 
-    ``settings``: the tenant settings (timezone, language, rubric, pii_masking, context_messages,
-    analysis_max_dialogs / analysis_max_tokens). ``gemini_config``: the tenant's Gemini config
-    (api_key, model, base_url, api_version, rpm, ...). Raises AnalysisStopped (after writing what
-    was done) when Gemini refuses in a way no retry fixes.
+    ``settings``: the tenant's settings (language, rubric, mask_pii, context_messages, the AI budget
+    ai_max_dialogs / ai_max_tokens, gemini_rpm); ``timezone``: the tenant's, for the transcript's
+    local times. ``gemini_config``: the tenant's Gemini config (api_key, model, base_url,
+    api_version, ...). Raises AnalysisStopped (after writing what was done) when Gemini refuses in
+    a way no retry fixes.
     """
-    timezone = _get(settings, "timezone", default="Europe/Moscow")
-    language = _get(settings, "language", default="ru")
-    rubric = rubric_from_settings(_get(settings, "rubric"))
-    mask = bool(_get(settings, "pii_masking", "mask_pii", default=True))
-    context = int(_get(settings, "context_messages", default=5))
+    language = settings.language
+    rubric = rubric_from_settings(settings.rubric)
+    context = settings.context_messages
     gemini = GeminiSettings.from_config(
         gemini_config,
-        max_dialogs=_get(settings, "analysis_max_dialogs", "max_dialogs_per_run"),
-        max_tokens=_get(settings, "analysis_max_tokens", "max_tokens_per_run"),
-        rpm=_get(settings, "gemini_rpm"),
+        max_dialogs=settings.ai_max_dialogs,
+        max_tokens=settings.ai_max_tokens,
+        rpm=settings.gemini_rpm,
     )
     analyzer = analyzer or GeminiAnalyzer(gemini)
     p_version = prompt_version(language)
@@ -314,7 +308,12 @@ def analyze_window(
     hashes: dict[str, str] = {}
     for dialog_id, messages in sorted(dialogs.items()):
         transcript = build_transcript(
-            messages, window_start, timezone, language=language, context_messages=context, mask=mask
+            messages,
+            window_start,
+            timezone,
+            language=language,
+            context_messages=context,
+            mask=settings.mask_pii,
         )
         hashes[dialog_id] = transcript.hash
         prev = previous.get(dialog_id)

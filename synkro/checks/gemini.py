@@ -93,11 +93,11 @@ def recent_dialogs(conn: psycopg.Connection, tctx: Any, limit: int = SAMPLE_DIAL
         ).format(m=sql.Identifier(marts, "fct_dialog_messages"), manager=manager, join=join),
         (limit,),
     ).fetchall()
-    settings = tctx.step_settings()
+    settings = tctx.settings
     timezone = tctx.tenant.timezone
     samples = []
     for dialog_id, last_at, manager_name in rows:
-        boundary = tctx.settings.day_boundary
+        boundary = settings.day_boundary
         day = business_day(business_date_of(last_at, timezone, boundary), timezone, boundary)
         messages = [
             Message(*row)
@@ -113,9 +113,9 @@ def recent_dialogs(conn: psycopg.Connection, tctx: Any, limit: int = SAMPLE_DIAL
             messages,
             day.start,
             timezone,
-            language=settings.get("language") or "ru",
-            context_messages=int(settings.get("context_messages") or 5),
-            mask=bool(settings.get("pii_masking", True)),
+            language=settings.language,
+            context_messages=settings.context_messages,
+            mask=settings.mask_pii,
         )
         samples.append(SampleDialog(str(dialog_id), manager_name, last_at, day.label, transcript))
     return samples

@@ -101,6 +101,7 @@ def docs(
 ) -> None:
     """Build the dbt docs (models, columns, lineage) and serve them locally."""
     from synkro.demo import DEMO_SLUG
+    from synkro.modeling.dbt import dbt_vars
     from synkro.modeling.docs import build_docs, serve_docs
     from synkro.tenant_context import TenantContext
 
@@ -110,10 +111,10 @@ def docs(
     # counts) is one tenant's. The demo tenant, when there is one, is what `make docs` shows.
     slug = tenant or (DEMO_SLUG if DEMO_SLUG in slugs else (slugs[0] if slugs else None))
     if slug is None:
-        site = build_docs(cp.url, "__none__")
+        site = build_docs(cp.url)
     else:
         tctx = TenantContext.load(slug, cp)
-        site = build_docs(tctx.warehouse_url(), slug, tctx.step_settings())
+        site = build_docs(tctx.warehouse_url(), dbt_vars(slug, tctx.settings, tctx.tenant.timezone))
     console.print(f"dbt docs built in {site}" + (f" (catalog of tenant {slug})" if slug else ""))
     if build_only:
         return

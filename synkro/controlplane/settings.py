@@ -30,24 +30,44 @@ class TenantSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    mode: Literal["amocrm_radist", "amocrm_only", "radist_only"] = "amocrm_radist"
+    mode: Literal["amocrm_radist", "amocrm_only", "radist_only"] = Field(
+        "amocrm_radist", description="Which sources are loaded"
+    )
     day_boundary: str = Field("22:01", description="Business day ends at this local time")
     run_time: str = Field("22:10", description="Scheduled report run, local time")
-    schedule_enabled: bool = True
-    min_dialogs: int = Field(1, ge=0, description="Fewer dialogs in the window: no report is sent")
+    schedule_enabled: bool = Field(True, description="False: no scheduled runs; forced runs still work")
+    min_dialogs: int = Field(
+        1, ge=0, description="Fewer dialogs in the window: a short notice is sent instead of the report"
+    )
     forced_lookback_days: int = Field(
         3, ge=1, le=31, description="A forced run may start at most this far back"
     )
     forced_max_window_hours: int = Field(24, ge=1, le=24 * 31, description="Longest window of a forced run")
-    followup_window_minutes: int = Field(60, ge=1, le=24 * 60)
+    followup_window_minutes: int = Field(
+        60,
+        ge=1,
+        le=24 * 60,
+        description="A customer unanswered at the window's end is left waiting once this long has passed",
+    )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
     phone_region: str = Field("RU", description="Default region for numbers without a country code")
-    language: str = Field("ru", description="Report and rubric language")
+    language: str = Field("ru", description="Language of transcripts and of the LLM's verdict texts")
     gemini_rpm: int = Field(10, ge=1, le=10_000, description="Requests per minute to Gemini for this tenant")
     rubric: dict[str, Any] | None = Field(None, description="Custom scoring rubric; None = built-in template")
-    rubric_version: int = Field(0, ge=0, description="Bumped on every rubric change; saved with each score")
+    rubric_version: int = Field(
+        0, ge=0, description="Bumped on every rubric change (each score stores the rubric's content hash)"
+    )
     mask_pii: bool = Field(True, description="Mask phones, emails, cards before text goes to the LLM")
+    context_messages: int = Field(
+        5, ge=0, le=50, description="Earlier messages of a dialog shown to the LLM before the window's own"
+    )
+    risky_dialogs_limit: int = Field(
+        5, ge=0, le=50, description="At most this many riskiest dialogs in the report"
+    )
+    stale_after_hours: int = Field(
+        26, ge=1, le=24 * 14, description="A source not loaded for longer is flagged stale in the report"
+    )
 
     @field_validator("day_boundary", "run_time")
     @classmethod

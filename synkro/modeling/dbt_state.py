@@ -6,8 +6,8 @@ temporary profiles dir and a fresh target dir per run (what dagster-dbt does by 
 that file away, so every dbt step re-parsed the whole project. Here each tenant keeps, under
 `<synkro_home>/dbt/<slug>/`:
 
-- `profiles/profiles.yml` — host, port, user and database only; the password stays in the
-  environment (`SYNKRO_DBT_PASSWORD`), as in `synkro.modeling.dbt.write_profile`;
+- `profiles/profiles.yml` — host, port, user and database only (`synkro.modeling.dbt.write_profile`);
+  the password reaches the dbt process alone (`synkro.modeling.dbt_exec`);
 - `partial_parse.msgpack` — the newest parse state of this tenant's vars and warehouse;
 - `runs/<step>-<run>-<id>/` — one target dir per dbt invocation (run_results, logs), pruned to
   the newest few so the directory does not grow without bound.

@@ -12,9 +12,11 @@ import contextlib
 import functools
 import http.server
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
-from synkro.modeling.dbt import DbtRun, dbt_vars, run_dbt
+from synkro.modeling.dbt import DbtRun
+from synkro.modeling.runner import run_dbt
 from synkro.paths import synkro_home
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json", "run_results.json")
@@ -28,17 +30,20 @@ def docs_dir() -> Path:
     return synkro_home() / "dbt-docs"
 
 
-def build_docs(database_url: str, slug: str, settings: object = None, site_dir: Path | None = None) -> Path:
-    """Generate the docs site for tenant `slug` and return the directory holding `index.html`.
+def build_docs(
+    database_url: str, vars: Mapping[str, str] | None = None, site_dir: Path | None = None
+) -> Path:
+    """Generate the docs site and return the directory holding `index.html`.
 
-    `settings` are the tenant's settings (timezone etc., see `dbt_vars`); `site_dir` defaults to
-    `docs_dir()`.
+    `vars` are one tenant's (`dbt_vars`), whose schemas the catalog describes; None: the project's
+    defaults (no tenant). `site_dir` defaults to `docs_dir()`.
     """
     site = site_dir or docs_dir()
+    slug = (vars or {}).get("tenant", "__none__")
     target = site.parent / f".dbt-target-docs-{slug}"
-    run: DbtRun = run_dbt(["docs", "generate"], database_url, dbt_vars(slug, settings), target_path=target)
+    run: DbtRun = run_dbt(["docs", "generate"], database_url, vars, target_path=target)
     if not run.ok or not (target / "index.html").exists():
-        raise DocsBuildError(f"dbt docs generate failed for {slug}:\n{run.stdout[-4000:]}")
+        raise DocsBuildError(f"dbt docs generate failed for {slug}:\n{run.log[-4000:]}")
     site.mkdir(parents=True, exist_ok=True)
     for name in SITE_FILES:
         if (target / name).exists():

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synkro.modeling.dbt import DBT_PROJECT_DIR, run_dbt
+from synkro.modeling.dbt import DBT_PROJECT_DIR
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-PARSE_URL = "postgresql://postgres:unused@127.0.0.1:5432/postgres"
+# `dbt parse` never connects: the profile only has to be valid, and without a password nothing is handed over.
+PARSE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SOURCE_DIRS = ("models", "macros", "tests", "seeds", "snapshots")
 
 
@@ -37,9 +38,11 @@ def manifest_is_current(project_dir: Path = DBT_PROJECT_DIR) -> bool:
 
 def build_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """Run `dbt parse` (no database connection needed) and return the manifest path."""
+    from synkro.modeling.runner import run_dbt  # imports dagster-dbt: only when a parse is due
+
     result = run_dbt(["parse"], PARSE_URL, project_dir=project_dir)
     if not result.ok:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        tail = "\n".join(result.log.strip().splitlines()[-15:])
         raise ManifestError(f"dbt parse failed:\n{tail}")
     return project_dir / "target" / "manifest.json"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -26,6 +26,9 @@ from synkro.report.model import (
 )
 from synkro.report.render import local_time
 
+if TYPE_CHECKING:
+    from synkro.controlplane.settings import TenantSettings
+
 UNASSIGNED = "Без менеджера"
 _OK_STATES = {None, "", "ok", "success", "succeeded", "skipped"}
 _STEP_NAMES = {
@@ -34,11 +37,6 @@ _STEP_NAMES = {
     "dbt": "моделирование (dbt)",
     "analysis": "анализ Gemini",
 }
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-    return default if value is None else value
 
 
 def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
@@ -55,8 +53,15 @@ def _column_exists(conn: psycopg.Connection, schema: str, table: str, column: st
     return row is not None
 
 
-def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list[dict[str, Any]]:
-    """Per dialog active in the window: counts, first response, left waiting, manager and lead."""
+def _dialog_stats(
+    conn: psycopg.Connection, slug: str, window: ReportWindow, followup: timedelta
+) -> list[dict[str, Any]]:
+    """Per dialog active in the window: counts, first response, left waiting, manager and lead.
+
+    Left waiting: the customer has the last word at the window's end and has been waiting (since
+    the first message after the company's last reply) for at least ``followup``; a question asked
+    minutes before the day boundary still has time to be answered.
+    """
     marts = f"{slug}_marts"
     query = sql.SQL(
         """
@@ -72,6 +77,13 @@ def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> 
         ), last_msg as (
             select distinct on (dialog_id) dialog_id, direction
             from w order by dialog_id, sent_at desc
+        ), waiting as (
+            select i.dialog_id, min(i.sent_at) as since
+            from w i
+            where i.direction = 'inbound' and i.sent_at > coalesce(
+                (select max(o.sent_at) from w o where o.dialog_id = i.dialog_id and o.direction = 'outbound'),
+                '-infinity'::timestamptz)
+            group by i.dialog_id
         )
         select p.dialog_id::text, p.messages_in, p.messages_out,
                extract(epoch from (
@@ -79,16 +91,20 @@ def _dialog_stats(conn: psycopg.Connection, slug: str, window: ReportWindow) -> 
                    where o.dialog_id = p.dialog_id and o.direction = 'outbound'
                      and o.sent_at > p.first_inbound_at
                ) - p.first_inbound_at)::double precision as first_response_seconds,
-               (l.direction = 'inbound') as left_waiting,
+               (l.direction = 'inbound' and wt.since <= %(waiting_from)s) as left_waiting,
                coalesce(d.manager_name, %(unassigned)s) as manager_name,
                d.lead_id
         from per_dialog p
         join last_msg l on l.dialog_id = p.dialog_id
+        left join waiting wt on wt.dialog_id = p.dialog_id
         left join {dialogs} d on d.dialog_id = p.dialog_id
         order by p.dialog_id
         """
     ).format(msgs=sql.Identifier(marts, "fct_dialog_messages"), dialogs=sql.Identifier(marts, "fct_dialogs"))
-    cur = conn.execute(query, {"s": window.start, "e": window.end, "unassigned": UNASSIGNED})
+    waiting_from = window.end - followup
+    cur = conn.execute(
+        query, {"s": window.start, "e": window.end, "unassigned": UNASSIGNED, "waiting_from": waiting_from}
+    )
     cols = [c.name for c in cur.description or []]
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
@@ -184,24 +200,24 @@ def build_report(
     conn: psycopg.Connection,
     slug: str,
     window: ReportWindow,
-    settings: Any,
+    settings: TenantSettings,
     run_status: Mapping[str, Any] | None = None,
     *,
     amocrm_base_url: str | None = None,
     now: datetime | None = None,
 ) -> Report:
     """Assemble the report. ``run_status`` maps a step (amocrm, radist, dbt, analysis) to "ok" or
-    an error text; ``settings`` gives ``min_dialogs``, ``language``, ``stale_after_hours``,
-    ``risky_dialogs_limit``."""
+    an error text (or a mapping with ``error``/``status``); ``settings`` are the tenant's
+    (``language``, ``stale_after_hours``, ``followup_window_minutes``, ``min_dialogs``,
+    ``risky_dialogs_limit``)."""
     now = now or datetime.now(UTC)
-    language = _get(settings, "language", "ru")
-    report = Report(tenant_slug=slug, window=window, generated_at=now, language=language)
+    report = Report(tenant_slug=slug, window=window, generated_at=now, language=settings.language)
     for step, state in (run_status or {}).items():
-        text = state if isinstance(state, str) else _get(state, "error") or _get(state, "status")
+        text = state if isinstance(state, str) else state.get("error") or state.get("status")
         if text is not None and str(text).lower() not in _OK_STATES:
             report.problems.append(f"Шаг «{_STEP_NAMES.get(step, step)}» завершился с ошибкой: {text}")
 
-    stale_after = timedelta(hours=float(_get(settings, "stale_after_hours", 26)))
+    stale_after = timedelta(hours=settings.stale_after_hours)
     report.freshness = _freshness(conn, slug, window, stale_after, now)
     for f in report.freshness:
         if f.stale:
@@ -215,7 +231,7 @@ def build_report(
         report.kind = "notice"
         return report
 
-    stats = _dialog_stats(conn, slug, window)
+    stats = _dialog_stats(conn, slug, window, timedelta(minutes=settings.followup_window_minutes))
     by_id = {s["dialog_id"]: s for s in stats}
     h = report.headline
     h.dialogs = len(stats)
@@ -231,7 +247,7 @@ def build_report(
             (window.start, window.end),
         ).fetchone()[0]
 
-    min_dialogs = int(_get(settings, "min_dialogs", 1))
+    min_dialogs = settings.min_dialogs
     if h.dialogs < min_dialogs:
         report.kind = "notice"
         report.notes.append(
@@ -273,7 +289,7 @@ def build_report(
             )
         )
 
-    limit = int(_get(settings, "risky_dialogs_limit", 5))
+    limit = settings.risky_dialogs_limit
     risky = sorted(ok, key=lambda a: (a["overall_score"], -len(_as_list(a["risk_flags"])), a["dialog_id"]))
     risky = [a for a in risky if _as_list(a["risk_flags"]) or a["overall_score"] < 60][:limit]
     report.riskiest = [_highlight(a, by_id.get(a["dialog_id"]), amocrm_base_url) for a in risky]

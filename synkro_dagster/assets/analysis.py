@@ -37,7 +37,15 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
         return dg.MaterializeResult(metadata={"status": "not configured"})
     try:
         with connect(tctx.warehouse_url()) as conn:
-            summary = analyze_window(conn, tctx.slug, window.start, window.end, tctx.step_settings(), gemini)
+            summary = analyze_window(
+                conn,
+                tctx.slug,
+                window.start,
+                window.end,
+                tctx.settings,
+                gemini,
+                timezone=tctx.tenant.timezone,
+            )
     except AnalysisStopped as exc:
         tctx.cp.configs.set_config_status(tctx.slug, "gemini", "error", error=str(exc))
         context.log.error(f"analysis stopped: {exc}")

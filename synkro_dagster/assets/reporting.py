@@ -45,7 +45,7 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
                 ReportWindow(
                     start=window.start, end=window.end, timezone=tctx.tenant.timezone, label=window.label
                 ),
-                tctx.step_settings(),
+                tctx.settings,
                 mirror.step_states(),
                 amocrm_base_url=amocrm_base_url(amocrm) if amocrm else None,
             )
