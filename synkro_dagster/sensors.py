@@ -71,6 +71,7 @@ def scheduled_run_requests(cp, now: datetime, known_partitions: set[str]) -> lis
                     window_start=window.start,
                     window_end=window.end,
                     attempt=due.attempt,
+                    details={"launched_by": "schedule"},
                 )
             except DuplicateRunError:
                 continue

@@ -151,6 +151,11 @@ def test_runs_from_the_ui_the_schedule_and_the_cli_all_get_a_row_that_closes(
         "cli": [r for r in rows if r.job == "amocrm_ingestion"],
     }
     assert all(len(v) == 1 for v in by_kind.values()), rows
+    assert {k: v[0].details.get("launched_by") for k, v in by_kind.items()} == {
+        "ui": "ui",
+        "scheduled": "schedule",
+        "cli": "cli",
+    }
     assert {r.status for v in by_kind.values() for r in v} == {"succeeded"}, rows
     listed = json.loads(synkro_cli(["runs", tenant.slug, "--json"], tenant.env).stdout)
     assert {r["id"] for r in listed} >= {v[0].id for v in by_kind.values()}

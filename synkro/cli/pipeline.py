@@ -311,12 +311,13 @@ def runs(
     if as_json:
         print_json([r.to_dict() for r in history])
         return
-    table = Table("id", "job", "trigger", "status", "step", "window", "started", "error")
+    table = Table("id", "job", "trigger", "via", "status", "step", "window", "started", "error")
     for r in history:
         window = f"{r.window_start:%d.%m %H:%M}–{r.window_end:%d.%m %H:%M}" if r.window_start else ""
         started = f"{r.started_at:%Y-%m-%d %H:%M}" if r.started_at else ""
+        via = r.details.get("launched_by", "")
         table.add_row(
-            str(r.id), r.job, r.trigger, r.status, r.step or "", window, started, (r.error or "")[:60]
+            str(r.id), r.job, r.trigger, via, r.status, r.step or "", window, started, (r.error or "")[:60]
         )
     console.print(table)
 

@@ -208,7 +208,7 @@ def launch_run(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     key = f"{trigger}:{slug}:{job}:{stamp}:{uuid.uuid4().hex[:6]}"
     ledger = RunLedger(cp)
-    row = ledger.open(slug, job, trigger, key, window=window)
+    row = ledger.open(slug, job, trigger, key, window=window, launched_by=launched_by)
     values = run_tags(
         slug, row.id, trigger=trigger, launched_by=launched_by, window=window, resend=resend, full=full
     )

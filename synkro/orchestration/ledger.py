@@ -54,6 +54,7 @@ class RunLedger:
         *,
         window: Any = None,
         attempt: int = 1,
+        launched_by: str = "cli",
     ) -> JobRun:
         """A queued row for a run about to be submitted (DuplicateRunError when the key exists)."""
         return self.jobs.create_run(
@@ -64,6 +65,7 @@ class RunLedger:
             window_start=window.start if window else None,
             window_end=window.end if window else None,
             attempt=attempt,
+            details={"launched_by": launched_by},
         )
 
     def bind(self, job_run_id: int, dagster_run_id: str) -> JobRun:
@@ -94,6 +96,7 @@ class RunLedger:
                 window_start=tags.parse_time(run_tags.get(tags.WINDOW_START)),
                 window_end=tags.parse_time(run_tags.get(tags.WINDOW_END)),
                 dagster_run_id=run_id,
+                details={"launched_by": run_tags.get(tags.LAUNCHED_BY, "ui")},
             )
         except DuplicateRunError as exc:
             return exc.existing
