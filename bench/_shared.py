@@ -63,6 +63,19 @@ def start_sandbox(scenario: str, seed: int, timeout: float = 600) -> tuple[subpr
     return proc, json.loads(info_file.read_text())
 
 
+@contextlib.contextmanager
+def running_sandbox(scenario: str, seed: int = 42) -> Iterator[dict]:
+    """`start_sandbox`, saying how long it took, and stopped at the end; yields its info payload."""
+    started = time.monotonic()
+    proc, info = start_sandbox(scenario, seed)
+    print(f"sandbox ({scenario}) up in {time.monotonic() - started:.1f} s (its own process)")
+    try:
+        yield info
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def control_url(info: dict) -> str:
     """The sandbox's control API (`/_sandbox`) from its info-file payload."""
     return info["amocrm"]["base_url"].rsplit("/amocrm", 1)[0] + "/_sandbox"
@@ -98,12 +111,14 @@ class Installation:
     database_url: str
     dagster_home: Path
     slugs: list[str]  # tenants whose local state (dbt target, dlt pipelines) is removed at the end
+    failed: bool = False  # set by the bench: keep the services' logs
 
 
 @contextlib.contextmanager
 def throwaway_installation() -> Iterator[Installation]:
     """This process pointed at a new database and a temporary DAGSTER_HOME; at the end the local
     services started on them are stopped (`services.down`), then both are removed, also on failure.
+    After a failure the services' logs are copied to a directory that stays (its path is printed).
     """
     from synkro.db import with_database
 
@@ -115,11 +130,19 @@ def throwaway_installation() -> Iterator[Installation]:
     installation = Installation(os.environ["DATABASE_URL"], home, [])
     try:
         yield installation
+    except BaseException:
+        installation.failed = True
+        raise
     finally:
         try:
             from synkro.orchestration import services
 
             services.down()
+            if installation.failed:
+                kept = Path(tempfile.mkdtemp(prefix="synkro-bench-logs-"))
+                for log in (home / "services").glob("*.log"):
+                    shutil.copy(log, kept)
+                print(f"services' logs kept in {kept}", file=sys.stderr)
         finally:
             remove_tenant_state(installation.slugs)
             drop_database(server, name)
@@ -143,11 +166,17 @@ def remove_tenant_state(slugs: Iterable[str]) -> None:
 
 
 def bench_tenant(cp: Any, info: dict, slug: str, *, gemini_rpm: int = 0, chat_id: int | None = None) -> None:
-    """A tenant configured as `synkro demo` does (real sandbox credentials, amoCRM by OAuth code),
+    """A tenant configured as `synkro demo` does (real sandbox credentials, amoCRM connected by
+    exchanging an authorization code: a fresh one per tenant, since a code is spent once),
     optionally with a higher Gemini limit and its own Telegram chat."""
+    import httpx
+
     from synkro.demo import configure_tenant
 
-    configure_tenant(cp, info, slug)
+    response = httpx.post(f"{control_url(info)}/amocrm/auth_codes", timeout=10)
+    response.raise_for_status()
+    fresh = {**info, "amocrm": {**info["amocrm"], "auth_code": response.json()["auth_code"]}}
+    configure_tenant(cp, fresh, slug)
     if gemini_rpm:
         cp.settings.update_settings(slug, gemini_rpm=gemini_rpm)
     if chat_id is not None:

@@ -53,7 +53,7 @@ from bench._shared import (  # noqa: E402
     bench_tenant,
     load_average,
     run_events,
-    start_sandbox,
+    running_sandbox,
     throwaway_installation,
 )
 
@@ -175,18 +175,9 @@ def main() -> int:
 
     signal.signal(signal.SIGALRM, timed_out)
     slug = f"bench{uuid.uuid4().hex[:6]}"
-    sandbox = None
-    try:
-        t0 = time.monotonic()
-        sandbox, info = start_sandbox(options.scenario, seed=42)
-        print(f"sandbox ({options.scenario}) up in {time.monotonic() - t0:.1f} s (its own process)")
-        with throwaway_installation() as installation:
-            installation.slugs.append(slug)
-            return bench(options, info, slug)
-    finally:
-        if sandbox is not None:
-            sandbox.terminate()
-            sandbox.wait(timeout=30)
+    with running_sandbox(options.scenario) as info, throwaway_installation() as installation:
+        installation.slugs.append(slug)
+        return bench(options, info, slug)
 
 
 def bench(options, info: dict, slug: str) -> int:
