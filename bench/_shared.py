@@ -60,7 +60,9 @@ def start_sandbox(scenario: str, seed: int, timeout: float = 600) -> tuple[subpr
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("sandbox did not start")
         time.sleep(0.2)
-    return proc, json.loads(info_file.read_text())
+    info = json.loads(info_file.read_text())
+    shutil.rmtree(info_file.parent, ignore_errors=True)
+    return proc, info
 
 
 @contextlib.contextmanager
@@ -118,7 +120,7 @@ class Installation:
 def throwaway_installation() -> Iterator[Installation]:
     """This process pointed at a new database and a temporary DAGSTER_HOME; at the end the local
     services started on them are stopped (`services.down`), then both are removed, also on failure.
-    After a failure the services' logs are copied to a directory that stays (its path is printed).
+    After a failure the logs are copied to a directory that stays (see `keep_logs`).
     """
     from synkro.db import with_database
 
@@ -139,10 +141,7 @@ def throwaway_installation() -> Iterator[Installation]:
 
             services.down()
             if installation.failed:
-                kept = Path(tempfile.mkdtemp(prefix="synkro-bench-logs-"))
-                for log in (home / "services").glob("*.log"):
-                    shutil.copy(log, kept)
-                print(f"services' logs kept in {kept}", file=sys.stderr)
+                keep_logs(home, installation.slugs)
         finally:
             remove_tenant_state(installation.slugs)
             drop_database(server, name)
@@ -152,6 +151,25 @@ def throwaway_installation() -> Iterator[Installation]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def keep_logs(home: Path, slugs: Iterable[str]) -> None:
+    """Copy what explains a failure before it is removed: the services' logs, Dagster's captured
+    step logs (`storage/`) and the tenants' dbt logs and run results; prints where they are."""
+    from synkro.modeling.dbt_state import tenant_dbt_dir
+
+    kept = Path(tempfile.mkdtemp(prefix="synkro-bench-logs-"))
+    for log in (home / "services").glob("*.log"):
+        shutil.copy(log, kept)
+    if (home / "storage").is_dir():
+        shutil.copytree(home / "storage", kept / "storage")
+    for slug in slugs:
+        runs = tenant_dbt_dir(slug) / "runs"
+        for log in [*runs.glob("*/*.log"), *runs.glob("*/run_results.json")]:
+            target = kept / "dbt" / slug / log.relative_to(runs)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, target)
+    print(f"logs kept in {kept}", file=sys.stderr)
 
 
 def remove_tenant_state(slugs: Iterable[str]) -> None:
