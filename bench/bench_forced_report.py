@@ -151,6 +151,8 @@ def print_run(index: int, result: dict) -> None:
             what = f"{what} ({result['planned']} of them)"
         print(f"  {name:<20} {offset:10.1f} s {offset - previous:10.1f} s  {what}")
         previous = max(previous, offset)
+    if not any(name == "RUN_DEQUEUED" for name, _, _ in result["marks"]):
+        print("  (no RUN_DEQUEUED: Dagster 1.13 writes none; the daemon's dequeue is RUN_STARTING)")
     for step, seconds in result["steps"].items():
         print(f"  step {step:<28} {seconds:7.1f} s")
     for step, seconds in result["dagster_steps"].items():

@@ -414,7 +414,8 @@ def report(cp, instance, info: dict, tenants: dict[str, dict], seen: Seen, optio
     line("queued → first step", "", spread(to_step))
     parts = ", ".join(f"{part} {mib(size)}" for part, size in memory.at_peak.items())
     line("peak memory, RSS sum", mib(memory.peak_rss), f"{parts}; {memory.workers_at_peak} run workers")
-    line("peak memory, PSS sum", mib(memory.peak_pss), f"{memory.most_workers} run workers at most")
+    line("peak memory, PSS sum", mib(memory.peak_pss), f"{memory.most_workers} run worker processes at most")
+    print("    (a worker whose run has ended may still be exiting while the next one starts)")
     duplicates, problems = deliveries(cp, info, tenants)
     line("duplicated deliveries", str(duplicates), "Telegram messages beyond one report per tenant")
     for problem in problems:
