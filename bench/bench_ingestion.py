@@ -24,36 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._shared import RecordingLimiter, start_sandbox  # noqa: E402
+from bench._shared import RecordingLimiter, control_url, drop_database, fresh_database, start_sandbox  # noqa: E402
 from synkro.clients.ratelimit import RateLimiter  # noqa: E402
-
-
-def control_url(info: dict) -> str:
-    return info["amocrm"]["base_url"].rsplit("/amocrm", 1)[0] + "/_sandbox"
-
-
-def fresh_database() -> tuple[str, str]:
-    from synkro.db import database_url, with_database
-
-    server = with_database(database_url(), "postgres")
-    name = f"synkro_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    return server, name
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 def load_amocrm(info: dict, url: str, slug: str, limiter: RateLimiter) -> tuple[dict[str, int], int]:
