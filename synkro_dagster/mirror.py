@@ -42,9 +42,13 @@ class RunMirror:
         self.ledger.set_window(self.job_run_id, window)
 
     def start(self, step: str) -> None:
-        self.ledger.step_started(self.job_run_id, step, dagster_run_id=self.context.run.run_id)
-        attempt = self.context.retry_number
-        self._log(f"{step} started" + (f" (attempt {attempt + 1})" if attempt else ""))
+        line = self.ledger.step_started(
+            self.job_run_id,
+            step,
+            dagster_run_id=self.context.run.run_id,
+            attempt=self.context.retry_number + 1,
+        )
+        self._log(line)
 
     def done(self, step: str, message: str, data: dict[str, Any] | None = None, level: str = "info") -> None:
         self.ledger.step_done(self.job_run_id, step, message, data, level)
@@ -65,7 +69,12 @@ class RunMirror:
         Postgres connection lost) is retried with the policy's backoff, any other fails the step
         at once (synkro_dagster/retries.py)."""
         will_retry = is_transient(error) and self.context.retry_number < MAX_RETRIES
-        self.failed(step, text or error, will_retry=will_retry)
+        try:
+            self.failed(step, text or error, will_retry=will_retry)
+        except Exception as unrecorded:  # e.g. the control plane is down too: still decide the retry
+            self.context.log.warning(
+                f"{step}: the failure could not be recorded ({type(unrecorded).__name__})"
+            )
         retry_or_fail_fast(error, self.context.retry_number)
 
     def record_step(self, step: str, state: str) -> None:

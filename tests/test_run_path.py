@@ -278,7 +278,9 @@ def test_a_postgres_restart_during_analysis_ends_with_the_report_delivered_once(
         for t in (window.start, window.end)
     )
     messages_before = telegram_messages(tenant)
-    tenant.sandbox.state.set_faults("gemini", latency_ms=2000)
+    # Each Gemini answer takes 4 s: the step's warehouse connection dies while it waits for the
+    # first one, and the server is back before the answer is to be written.
+    tenant.sandbox.state.set_faults("gemini", latency_ms=4000)
     follower = _cli(tenant, "run", tenant.slug, "--from", start, "--to", end)
     try:
         row = _wait(
@@ -292,9 +294,8 @@ def test_a_postgres_restart_during_analysis_ends_with_the_report_delivered_once(
             ),
             420,
             "the run in its analysis step",
-            every=0.5,
+            every=0.2,
         )
-        time.sleep(3)  # a Gemini call or two in
         assert embedded.stop()
         time.sleep(1)
         embedded.start()
@@ -303,7 +304,9 @@ def test_a_postgres_restart_during_analysis_ends_with_the_report_delivered_once(
         tenant.sandbox.state.reset_faults()
     assert follower.returncode == 0, output
     events = [e.message for e in tenant.cp.jobs.list_events(row.id)]
-    assert any("analysis failed on attempt 1, retrying" in m for m in events), events
+    # The failed attempt is in Dagster's log (the control plane was down to record it); the
+    # retry Dagster made is on the row.
+    assert "analysis started (attempt 2)" in events, events
     report = tenant.cp.reports.find_report(tenant.slug, "daily", window.start, window.end)
     assert report.status == "sent"
     new = telegram_messages(tenant)[len(messages_before) :]

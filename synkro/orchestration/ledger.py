@@ -103,7 +103,10 @@ class RunLedger:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def step_started(self, job_run_id: int, step: str, dagster_run_id: str | None = None) -> None:
+    def step_started(
+        self, job_run_id: int, step: str, dagster_run_id: str | None = None, attempt: int = 1
+    ) -> str:
+        """Mark the step running; returns the line recorded (`analysis started (attempt 2)`)."""
         index = STEPS.index(step) if step in STEPS else 0
         self.jobs.update_run(
             job_run_id,
@@ -112,7 +115,9 @@ class RunLedger:
             progress=round(index / len(STEPS), 3),
             dagster_run_id=dagster_run_id,
         )
-        self.jobs.add_event(job_run_id, f"{step} started", step=step)
+        line = f"{step} started" + (f" (attempt {attempt})" if attempt > 1 else "")
+        self.jobs.add_event(job_run_id, line, step=step)
+        return line
 
     def step_done(
         self,

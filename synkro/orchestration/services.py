@@ -293,6 +293,10 @@ def up(ui: bool = False, ui_port: int = 3000, say: Callable[[str], None] | None 
         _write_state(
             {"fingerprint": wanted, "services": {n: vars(s) for n, s in running.items()}},
         )
+        from synkro.orchestration.instance import open_instance
+        from synkro.orchestration.pools import ensure_pools
+
+        ensure_pools(open_instance())
         return Services(home, running)
 
 

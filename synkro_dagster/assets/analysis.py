@@ -8,6 +8,7 @@ import dagster as dg
 
 from synkro.analysis.run import AnalysisStopped, analyze_window
 from synkro.db import connect
+from synkro.orchestration import pools
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
@@ -19,7 +20,7 @@ from synkro_dagster.window import run_window
     partitions_def=tenant_partitions,
     deps=[dg.AssetKey(["marts", "fct_dialogs"]), dg.AssetKey(["marts", "fct_dialog_messages"])],
     group_name="analysis",
-    pool="gemini",
+    pool=pools.GEMINI,
     kinds={"python", "postgres"},
 )
 def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -> dg.MaterializeResult:

@@ -20,6 +20,7 @@ from synkro.clients.radist import RadistClient
 from synkro.clients.tenant_clients import amocrm_client_for, radist_client_for
 from synkro.db import connect
 from synkro.loading import make_pipeline
+from synkro.orchestration import pools
 from synkro.orchestration.tags import FULL_LOAD
 from synkro.warehouse import known_phones
 from synkro_dagster.mirror import RunMirror
@@ -76,7 +77,7 @@ def _spec_radist() -> Any:
     name="amocrm_raw",
     partitions_def=tenant_partitions,
     dagster_dlt_translator=RawTableTranslator(),
-    pool="amocrm",
+    pool=pools.AMOCRM,
 )
 def amocrm_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, synkro: SynkroResource):
     """Leads, contacts, phones, links, pipelines, statuses and users of the tenant's amoCRM."""
@@ -108,7 +109,7 @@ def amocrm_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, synkr
     partitions_def=tenant_partitions,
     # In mode amocrm_radist only chats whose phone belongs to an amoCRM contact are loaded.
     dagster_dlt_translator=RawTableTranslator([dg.AssetKey(["raw", "amocrm_contact_phones"])]),
-    pool="radist",
+    pool=pools.RADIST,
 )
 def radist_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource, synkro: SynkroResource):
     """WhatsApp/Telegram chats and their messages from the tenant's Radist company."""

@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_
 
 from synkro.modeling.dbt import DBT_PROJECT_DIR
 from synkro.modeling.runner import tenant_dbt
+from synkro.orchestration import pools
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
@@ -68,7 +69,7 @@ def _build(context: dg.AssetExecutionContext, synkro: SynkroResource, step: str)
     partitions_def=tenant_partitions,
     name="dbt_core",
     dagster_dbt_translator=TRANSLATOR,
-    pool="warehouse",
+    pool=pools.WAREHOUSE,
 )
 def dbt_core(context: dg.AssetExecutionContext, synkro: SynkroResource):
     """Staging, intermediate and mart models: dialogs matched to contacts and leads, response times."""
@@ -81,7 +82,7 @@ def dbt_core(context: dg.AssetExecutionContext, synkro: SynkroResource):
     partitions_def=tenant_partitions,
     name="dbt_reporting",
     dagster_dbt_translator=TRANSLATOR,
-    pool="warehouse",
+    pool=pools.WAREHOUSE,
 )
 def dbt_reporting(context: dg.AssetExecutionContext, synkro: SynkroResource):
     """Per-manager day marts that combine hard metrics with the analysis scores."""

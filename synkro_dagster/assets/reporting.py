@@ -10,6 +10,7 @@ import dagster as dg
 from synkro.clients.tenant_clients import amocrm_base_url
 from synkro.db import connect
 from synkro.delivery.telegram import ControlPlaneDeliveryStore, DeliveryFailed, TelegramTarget, deliver_report
+from synkro.orchestration import pools
 from synkro.orchestration.tags import RESEND
 from synkro.report.build import build_report
 from synkro.report.model import Report, ReportWindow
@@ -91,7 +92,7 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
     partitions_def=tenant_partitions,
     deps=[dg.AssetKey(["report", "daily_report"])],
     group_name="report",
-    pool="telegram",
+    pool=pools.TELEGRAM,
     kinds={"python"},
 )
 def telegram_delivery(context: dg.AssetExecutionContext, synkro: SynkroResource) -> dg.MaterializeResult:
