@@ -72,7 +72,7 @@ def test_dev_stops_what_it_started_on_sigterm_even_with_sigint_ignored(
         pass
 
 
-def test_up_creates_every_pool_the_steps_claim(dagster_services: DagsterServices) -> None:
+def test_up_creates_every_pool_the_steps_claim(dagster_env: DagsterServices) -> None:
     """On a fresh instance, runs claiming a new pool together race to create its row and Dagster
     fails the losers; `up` creates the rows first, for exactly the pools the jobs use."""
     from synkro.orchestration import pools
@@ -81,5 +81,5 @@ def test_up_creates_every_pool_the_steps_claim(dagster_services: DagsterServices
     job = defs.resolve_job_def("forced_report")
     claimed = {n.definition.pool for n in job.graph.node_dict.values() if n.definition.pool}
     assert claimed == set(pools.ALL)
-    keys = set(dagster_services.instance().event_log_storage.get_concurrency_keys())
+    keys = set(dagster_env.instance().event_log_storage.get_concurrency_keys())
     assert keys >= set(pools.ALL)
