@@ -23,7 +23,8 @@ import pytest
 from sandbox.server import SandboxServer
 from synkro.controlplane import open_controlplane
 from synkro.demo import configure_tenant
-from synkro.orchestration import services, tags
+from synkro.orchestration import services
+from synkro.ports import free_port, tags
 from synkro.windows import Window, last_closed_business_day
 from tests.e2e_helpers import SYNKRO, E2ETenant, new_private_chat, synkro_cli, telegram_messages
 from tests.fixtures.services import DagsterServices
@@ -75,6 +76,29 @@ def _wait(predicate, timeout: float, what: str, every: float = 1.0):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def _window_args(window: Window) -> list[str]:
+    """`--from … --to …` as a user types them: naive times in the tenant's zone."""
+    zone = ZoneInfo("Europe/Moscow")
+    start, end = (
+        t.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes")
+        for t in (window.start, window.end)
+    )
+    return ["--from", start, "--to", end]
+
+
+def _running_in(tenant: E2ETenant, step: str, timeout: float, every: float = 1.0):
+    """The tenant's row once it runs `step`."""
+    return _wait(
+        lambda: next(
+            (r for r in tenant.cp.jobs.list_runs(tenant.slug) if r.status == "running" and r.step == step),
+            None,
+        ),
+        timeout,
+        f"a run in its {step} step",
+        every=every,
+    )
+
+
 def _backdate(tenant: E2ETenant, days: int) -> None:
     """The tenant existed `days` ago, so the schedule owes it the reports of those days."""
     with tenant.cp.engine.begin() as conn:
@@ -119,7 +143,7 @@ def test_runs_from_the_ui_the_schedule_and_the_cli_all_get_a_row_that_closes(
 
     before = {r.id for r in tenant.cp.jobs.list_runs(tenant.slug)}
     # The UI: the webserver's GraphQL launch, with only the partition tag the UI sets.
-    port = services._free_port()
+    port = free_port()
     running = services.up(ui=True, ui_port=port)
     assert running.ui_url
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)
@@ -200,27 +224,11 @@ def test_a_run_whose_code_server_died_is_failed_and_the_next_delivers_once(
     monitoring fails the run, the tenant's queue is free, and the next run delivers once."""
     base = last_closed_business_day(datetime.now(UTC), "Europe/Moscow", "22:01")
     window = Window(base.start + timedelta(hours=3), base.end, "forced")  # a window of its own
-    zone = ZoneInfo("Europe/Moscow")  # the CLI takes naive times in the tenant's zone
-    start, end = (
-        t.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes")
-        for t in (window.start, window.end)
-    )
-    args = ["run", tenant.slug, "--from", start, "--to", end]
+    args = ["run", tenant.slug, *_window_args(window)]
     tenant.sandbox.state.set_faults("amocrm", latency_ms=1500)
     follower = _cli(tenant, *args)
     try:
-        row = _wait(
-            lambda: next(
-                (
-                    r
-                    for r in tenant.cp.jobs.list_runs(tenant.slug)
-                    if r.status == "running" and r.step == "amocrm"
-                ),
-                None,
-            ),
-            300,
-            "the run in its amoCRM step",
-        )
+        row = _running_in(tenant, "amocrm", 300)
         code_server = services.status().running["code_server"]
         os.killpg(code_server.pid, signal.SIGKILL)
         services.up()
@@ -272,30 +280,13 @@ def test_a_postgres_restart_during_analysis_ends_with_the_report_delivered_once(
     # A new rubric version: every dialog of the window is scored again, so analysis takes a while.
     rubric = DEFAULT_RUBRIC.model_dump(mode="json") | {"name": "Restart test rubric"}
     tenant.cp.settings.update_settings(tenant.slug, rubric=rubric)
-    zone = ZoneInfo("Europe/Moscow")
-    start, end = (
-        t.astimezone(zone).replace(tzinfo=None).isoformat(timespec="minutes")
-        for t in (window.start, window.end)
-    )
     messages_before = telegram_messages(tenant)
     # Each Gemini answer takes 4 s: the step's warehouse connection dies while it waits for the
     # first one, and the server is back before the answer is to be written.
     tenant.sandbox.state.set_faults("gemini", latency_ms=4000)
-    follower = _cli(tenant, "run", tenant.slug, "--from", start, "--to", end)
+    follower = _cli(tenant, "run", tenant.slug, *_window_args(window))
     try:
-        row = _wait(
-            lambda: next(
-                (
-                    r
-                    for r in tenant.cp.jobs.list_runs(tenant.slug)
-                    if r.status == "running" and r.step == "analysis"
-                ),
-                None,
-            ),
-            420,
-            "the run in its analysis step",
-            every=0.2,
-        )
+        row = _running_in(tenant, "analysis", 420, every=0.2)
         assert embedded.stop()
         time.sleep(1)
         embedded.start()

@@ -14,7 +14,7 @@ import time
 
 import httpx
 
-from synkro.orchestration import services
+from synkro.ports import free_port
 from tests.e2e_helpers import SYNKRO, synkro_cli
 from tests.fixtures.services import DagsterServices
 
@@ -34,7 +34,7 @@ def test_dev_stops_what_it_started_on_sigterm_even_with_sigint_ignored(
     dagster_services: DagsterServices,
 ) -> None:
     env = dagster_services.env()
-    port = services._free_port()
+    port = free_port()
     # As `make dev &` from a non-interactive shell starts it: SIGINT ignored.
     dev = subprocess.Popen(
         [str(SYNKRO), "dev", "--no-sandbox", "--port", str(port)],

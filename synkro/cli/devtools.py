@@ -135,6 +135,7 @@ def demo(
     from synkro.db import database_url, masked_url, uses_embedded
     from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, html_to_terminal, telegram_messages
     from synkro.orchestration import services
+    from synkro.ports import port_is_free
     from synkro.windows import last_closed_business_day
 
     console.rule("1. Postgres")
@@ -144,7 +145,7 @@ def demo(
     console.print("control plane migrated (schema synkro)")
 
     console.rule("2. Sandbox: amoCRM, Radist, Gemini and Telegram emulators")
-    chosen = port or (DEMO_PORT if _port_free(DEMO_PORT) else 0)
+    chosen = port or (DEMO_PORT if port_is_free(DEMO_PORT) else 0)
     sandbox = _start_sandbox(chosen, scenario)
     already = services.status()
     try:
@@ -189,18 +190,6 @@ def demo(
     console.print("Dagster UI (asset graph, runs, force a report): make dev   → http://127.0.0.1:3000")
     console.print("dbt docs (every mart and column):               make docs  → http://127.0.0.1:8080")
     console.print(f"Run history without the UI:                     .venv/bin/synkro runs {DEMO_SLUG}")
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def register(app: typer.Typer) -> None:

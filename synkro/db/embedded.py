@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synkro.paths import synkro_home
+from synkro.ports import port_is_free
 
 DEFAULT_PORT = 54329
 SYSTEM_USER = "embedded_postgres"
@@ -63,16 +64,6 @@ def _locked():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _chosen_port() -> int:
     """The port remembered for this installation, or the first free one from DEFAULT_PORT."""
     env_port = os.environ.get("SYNKRO_PG_PORT")
@@ -82,7 +73,7 @@ def _chosen_port() -> int:
     if path.exists():
         return int(path.read_text().strip())
     port = DEFAULT_PORT
-    while not _port_is_free(port):
+    while not port_is_free(port):
         port += 1
     path.write_text(str(port))
     return port

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from synkro.orchestration.instance import dagster_home, runtime_env
 from synkro.paths import REPO_ROOT
+from synkro.ports import free_port, port_is_free
 
 LOCATION = "synkro"
 ORDER = ("code_server", "daemon", "webserver")  # started in this order, stopped in reverse
@@ -146,22 +146,6 @@ def _lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _default_signals() -> None:
     """In the child: SIGINT/SIGTERM back to their defaults, even when the parent ignores them
     (a shell starting `make dev &` does), so `synkro down` can always stop the service."""
@@ -265,7 +249,7 @@ def up(ui: bool = False, ui_port: int = 3000, say: Callable[[str], None] | None 
             running = {}
         home = services_dir()
         if "code_server" not in running:
-            port = _free_port()
+            port = free_port()
             say(f"starting the Dagster code server on 127.0.0.1:{port}")
             argv = [_bin("dagster"), "api", "grpc", "-m", "synkro_dagster.definitions"]
             argv += ["-h", "127.0.0.1", "-p", str(port), "--location-name", LOCATION, "-d", str(REPO_ROOT)]
@@ -282,7 +266,7 @@ def up(ui: bool = False, ui_port: int = 3000, say: Callable[[str], None] | None 
             argv = [_bin("dagster-daemon"), "run", "-w", str(home / "workspace.yaml")]
             running["daemon"] = _spawn("daemon", argv, env, None)
         if ui and "webserver" not in running:
-            if not _port_free(ui_port):
+            if not port_is_free(ui_port):
                 raise ServiceError(f"port {ui_port} is taken; pass another one (--port)")
             say(f"starting the Dagster UI on http://127.0.0.1:{ui_port}")
             argv = [_bin("dagster-webserver"), "-w", str(home / "workspace.yaml")]
