@@ -23,8 +23,8 @@ import pytest
 from sandbox.server import SandboxServer
 from synkro.controlplane import open_controlplane
 from synkro.demo import configure_tenant
-from synkro.orchestration import services
-from synkro.ports import free_port, tags
+from synkro.orchestration import services, tags
+from synkro.ports import free_port
 from synkro.windows import Window, last_closed_business_day
 from tests.e2e_helpers import SYNKRO, E2ETenant, new_private_chat, synkro_cli, telegram_messages
 from tests.fixtures.services import DagsterServices
