@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from sandbox.server import SandboxServer
@@ -39,7 +40,11 @@ def tenant(sandbox: SandboxServer, dagster_services: DagsterServices) -> Iterato
         mp.setenv("DAGSTER_HOME", str(dagster_services.home))
         cp = open_controlplane()
         slug = "rp" + uuid.uuid4().hex[:6]
-        configure_tenant(cp, sandbox.info(), slug)
+        # An authorization code is spent once: this tenant connects amoCRM with a fresh one.
+        info = sandbox.info()
+        code = httpx.post(f"{sandbox.urls.control}/amocrm/auth_codes", timeout=10).json()["auth_code"]
+        info["amocrm"] = {**info["amocrm"], "auth_code": code}
+        configure_tenant(cp, info, slug)
         cp.settings.update_settings(slug, gemini_rpm=600)
         chat_id = new_private_chat(sandbox.urls.control)
         cp.configs.set_config(slug, "telegram", {"chat_id": chat_id}, actor="test")
