@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -83,17 +84,25 @@ def storage_url(database_url: str | None = None) -> str:
     The schema is created here so Dagster's own migrations find it; the URL's password, if any,
     stays in the URL (it is the installation's DSN, passed by environment only).
     """
-    from synkro.db import connect, normalize_url
     from synkro.db import database_url as installation_url
+    from synkro.db import normalize_url
 
     url = normalize_url(database_url or installation_url())
-    with connect(url, autocommit=True) as conn:
-        conn.execute(f"create schema if not exists {DAGSTER_SCHEMA}")
+    _ensure_schema(url)
     separator = "&" if "?" in url else "?"
     # dagster-postgres is written for psycopg2 (its NOTIFY takes a client-side bound parameter);
     # SQLAlchemy 2.1 would pick psycopg 3 for a bare `postgresql://`.
     url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
     return f"{url}{separator}options={quote(f'-csearch_path={DAGSTER_SCHEMA}')}"
+
+
+@lru_cache(maxsize=8)
+def _ensure_schema(url: str) -> None:
+    """Once per database and process: every CLI call, service start and instance open asks."""
+    from synkro.db import connect
+
+    with connect(url, autocommit=True) as conn:
+        conn.execute(f"create schema if not exists {DAGSTER_SCHEMA}")
 
 
 def runtime_env() -> dict[str, str]:

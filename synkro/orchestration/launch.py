@@ -49,13 +49,10 @@ def active_runs(instance: Any, slug: str) -> list[Any]:
     """The tenant's Dagster runs that are queued or running, oldest first, whoever launched them."""
     import dagster as dg
 
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=active_statuses(), tags={tags.PARTITION: slug}))
-    return sorted(runs, key=lambda r: _created(instance, r))
-
-
-def _created(instance: Any, run: Any) -> float:
-    record = instance.get_run_record_by_id(run.run_id)
-    return record.create_timestamp.timestamp() if record else 0.0
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=active_statuses(), tags={tags.PARTITION: slug})
+    )
+    return [r.dagster_run for r in sorted(records, key=lambda r: r.create_timestamp)]
 
 
 def describe(run: Any) -> str:

@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from synkro.orchestration.instance import dagster_home, runtime_env
+from synkro.orchestration.instance import dagster_home, open_instance, runtime_env
+from synkro.orchestration.pools import ensure_pools
 from synkro.paths import REPO_ROOT
 from synkro.ports import free_port, port_is_free
 
@@ -256,6 +257,7 @@ def up(ui: bool = False, ui_port: int = 3000, say: Callable[[str], None] | None 
             service = _spawn("code_server", argv, env, port)
             _wait(service, _grpc_ready(port), "the Dagster code server")
             running["code_server"] = service
+            ensure_pools(open_instance())
             # Whatever ran against an older code server must reload the workspace.
             for name in ("daemon", "webserver"):
                 if name in running:
@@ -277,10 +279,6 @@ def up(ui: bool = False, ui_port: int = 3000, say: Callable[[str], None] | None 
         _write_state(
             {"fingerprint": wanted, "services": {n: vars(s) for n, s in running.items()}},
         )
-        from synkro.orchestration.instance import open_instance
-        from synkro.orchestration.pools import ensure_pools
-
-        ensure_pools(open_instance())
         return Services(home, running)
 
 

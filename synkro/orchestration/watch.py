@@ -46,12 +46,14 @@ def watch(cp: ControlPlane, instance: Any, job_run_id: int, poll_s: float = 0.3)
     seen = 0
     idle_since: float | None = None
     outage_since: float | None = None
+    closed: set[str] = set()  # Dagster runs whose end the ledger has recorded
     while True:
         try:
             runs = instance.get_runs(filters=dg.RunsFilter(tags={tags.JOB_RUN_ID: str(job_run_id)}))
             for run in runs:
-                if run.is_finished:
+                if run.is_finished and run.run_id not in closed:
                     close_from_dagster(ledger, instance, run)
+                    closed.add(run.run_id)
             events = cp.jobs.list_events(job_run_id)
             row = cp.jobs.get_run(job_run_id)
         except Exception as exc:
