@@ -13,13 +13,11 @@ from typing import Any, NoReturn
 import dagster as dg
 
 from synkro.failures import is_transient
-from synkro.orchestration.ledger import STEPS, RunLedger
+from synkro.orchestration.ledger import RunLedger
 from synkro.tenant_context import TenantContext
 from synkro_dagster.retries import MAX_RETRIES, retry_or_fail_fast
 
-__all__ = ["STEPS", "RunMirror"]
-
-LOG_LEVELS = {"error": "error", "warning": "warning", "info": "info", "debug": "debug"}
+LOG_LEVELS = ("error", "warning", "info", "debug")
 
 
 class RunMirror:
@@ -36,7 +34,7 @@ class RunMirror:
         return cls(context, tctx, row.id)
 
     def _log(self, message: str, level: str = "info") -> None:
-        getattr(self.context.log, LOG_LEVELS.get(level, "info"))(message)
+        getattr(self.context.log, level if level in LOG_LEVELS else "info")(message)
 
     def set_window(self, window) -> None:
         self.ledger.set_window(self.job_run_id, window)

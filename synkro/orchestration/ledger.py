@@ -25,7 +25,6 @@ from synkro.orchestration import tags
 
 # Step order of the full chain; progress is the share of steps started.
 STEPS = ["amocrm", "radist", "dbt_core", "analysis", "dbt_reporting", "report", "telegram"]
-ACTIVE_STATUSES = ("queued", "running")
 # Dagster step keys before the report chain: when only these failed, a report-only run still
 # sends the owner the report built from the data there is, naming the failed step.
 UPSTREAM_STEPS = {"amocrm_raw", "radist_raw", "dbt_core"}
