@@ -160,6 +160,16 @@ class SecretBox:
                 f"({ENV_VAR} or {KEY_FILE_NAME}); was the key changed without `synkro secrets rotate`?"
             ) from None
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose (cookie signing, OAuth state), derived from the newest
+        master key with HKDF: no second secret to provision, and rotating the master key retires
+        every signature made with the old one (users sign in again)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"synkro:{purpose}".encode())
+        return hkdf.derive(self._keys[0])
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a token under the first (newest) key."""
         try:

@@ -13,7 +13,7 @@ from synkro.controlplane.migrate import alembic_config, current_revision, engine
 from synkro.controlplane.tables import metadata
 from tests.controlplane_helpers import fresh_database
 
-HEAD = "0002"
+HEAD = "0003"
 TABLES = {
     "tenants",
     "users",
@@ -24,6 +24,9 @@ TABLES = {
     "job_run_events",
     "reports",
     "audit_log",
+    "web_sessions",
+    "login_failures",
+    "oauth_states",
     "alembic_version",
 }
 

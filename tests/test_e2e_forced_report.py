@@ -176,11 +176,19 @@ def test_report_numbers_equal_queries_over_the_marts(tenant: E2ETenant, conn: ps
     assert dialogs > 0
     h = report.headline
     assert (h.dialogs, h.messages_in, h.messages_out) == (dialogs, msg_in, msg_out)
+    # Left waiting: the customer has the last word and their first unanswered message is at least
+    # the follow-up window old at the day's end (a question asked at 21:59 still has time).
+    followup = timedelta(minutes=tenant.cp.settings.get_settings(tenant.slug).followup_window_minutes)
     waiting = conn.execute(
-        f"select count(*) from (select distinct on (dialog_id) direction from {m}.fct_dialog_messages "
-        "where sent_at >= %s and sent_at < %s order by dialog_id, sent_at desc) t "
-        "where direction = 'inbound'",
-        (w.start, w.end),
+        f"with w as (select dialog_id, sent_at, direction from {m}.fct_dialog_messages "
+        "where sent_at >= %s and sent_at < %s), "
+        "last_out as (select dialog_id, max(sent_at) as at from w where direction = 'outbound' "
+        "group by dialog_id), "
+        "unanswered as (select w.dialog_id, min(w.sent_at) as since from w left join last_out o "
+        "using (dialog_id) where w.direction = 'inbound' and w.sent_at > coalesce(o.at, '-infinity') "
+        "group by w.dialog_id) "
+        "select count(*) from unanswered where since <= %s",
+        (w.start, w.end, w.end - followup),
     ).fetchone()[0]
     assert h.left_waiting == waiting
     new_leads = conn.execute(

@@ -76,6 +76,7 @@ COMMAND_MODULES: list[str] = [
     "services",
     "devtools",
     "checks",
+    "web",
 ]
 
 for _name in COMMAND_MODULES:

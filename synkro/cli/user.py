@@ -1,6 +1,13 @@
-"""`synkro user …`: users and their roles (super_admin global; admin/viewer per tenant or global)."""
+"""`synkro user …`: users, their portal passwords and roles.
+
+Roles: super_admin (global), and per tenant admin, viewer and manager (a manager needs
+--amocrm-user-id: the amoCRM user whose dialogs they see). Passwords are never taken from argv:
+a hidden prompt (asked twice), or one line of stdin with --password-stdin.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 from rich.table import Table
@@ -12,29 +19,79 @@ app = typer.Typer(help="Users and roles: add, grant, revoke, list.")
 TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug; omit for a global role.")
 
 
+PASSWORD_STDIN = typer.Option(
+    False, "--password-stdin", help="Read the password from one line of stdin instead of a hidden prompt."
+)
+
+
+def read_password(from_stdin: bool) -> str:
+    """The new password, validated before anything is written; never an argument."""
+    from synkro.controlplane.accounts import validate_password
+    from synkro.controlplane.errors import BadInputError
+
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise BadInputError("no password on stdin (one line expected)")
+    else:
+        value = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return validate_password(value)
+
+
 @app.command("add")
-def add_cmd(email: str, name: str | None = typer.Option(None, "--name")) -> None:
-    """Add a user."""
+def add_cmd(
+    email: str,
+    name: str | None = typer.Option(None, "--name"),
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Add a user who can sign in to the portal (asks for the password, or reads it from stdin)."""
+    from synkro.controlplane.errors import AlreadyExistsError
     from synkro.controlplane.users import validate_email
 
-    validate_email(email)
-    user = controlplane().users.add(email, name, actor=actor())
+    email = validate_email(email)
+    cp = controlplane()
+    if any(u.email == email for u in cp.users.list()):
+        raise AlreadyExistsError(f"user {email!r} already exists")
+    password = read_password(password_stdin)
+    user = cp.users.add(email, name, actor=actor())
+    cp.accounts.set_password(user.email, password, actor=actor())
     console.print(f"added user {user.email}", highlight=False)
 
 
+@app.command("password")
+def password_cmd(email: str, password_stdin: bool = PASSWORD_STDIN) -> None:
+    """Set a new password for a user (a reset: their open portal sessions end)."""
+    from synkro.controlplane.users import validate_email
+
+    email = validate_email(email)
+    cp = controlplane()
+    cp.users.get(email)
+    cp.accounts.set_password(email, read_password(password_stdin), actor=actor())
+    console.print(f"password set for {email}", highlight=False)
+
+
 @app.command("grant")
-def grant_cmd(email: str, role: str, tenant: str | None = TENANT_OPTION) -> None:
-    """Grant ROLE (super_admin, admin, viewer) to a user, in a tenant or globally."""
+def grant_cmd(
+    email: str,
+    role: str,
+    tenant: str | None = TENANT_OPTION,
+    amocrm_user_id: int | None = typer.Option(
+        None, "--amocrm-user-id", help="manager: the amoCRM user whose dialogs they see."
+    ),
+) -> None:
+    """Grant ROLE (super_admin, admin, viewer, manager) to a user, in a tenant or globally."""
     from synkro.controlplane import validate_slug
-    from synkro.controlplane.users import validate_email, validate_role
+    from synkro.controlplane.users import validate_amocrm_user_id, validate_email, validate_role
 
     validate_email(email)
     validate_role(role, tenant)
+    validate_amocrm_user_id(role, amocrm_user_id)
     if tenant is not None:
         validate_slug(tenant)
-    controlplane().users.grant(email, role, tenant, actor=actor())
+    controlplane().users.grant(email, role, tenant, amocrm_user_id=amocrm_user_id, actor=actor())
     where = f"in tenant {tenant}" if tenant else "globally"
-    console.print(f"granted {role} to {email.lower()} {where}", highlight=False)
+    who = f" (amoCRM user {amocrm_user_id})" if amocrm_user_id else ""
+    console.print(f"granted {role}{who} to {email.lower()} {where}", highlight=False)
 
 
 @app.command("revoke")

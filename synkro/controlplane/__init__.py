@@ -12,7 +12,9 @@ Python API (what the rest of Synkro calls)::
     cp.tenants.get(slug) / find(slug) / list(status=None) / set_status(slug, status) / update(...)
     cp.tenants.delete(slug)             # drops <slug>_raw/_staging/_marts/_analysis and the rows
 
-    cp.users.add(email) / grant(email, role, tenant=None) / revoke(...) / list(tenant=None)
+    cp.users.add(email) / grant(email, role, tenant=None, amocrm_user_id=None) / revoke(...) / list()
+    cp.accounts.set_password(email, pw) / verify(email, pw) / open_session(user) / session_user(token)
+    cp.accounts.throttled(email, address) / record_failure(...) / clear_failures(email)
 
     cp.configs.get_config(slug, kind) -> pydantic model (secrets decrypted, as SecretStr)
     cp.configs.get_record(slug, kind) -> ConfigRecord (config + status, version, timestamps)
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from synkro.controlplane.accounts import AccountRepository
 from synkro.controlplane.audit import AuditRepository, default_actor
 from synkro.controlplane.configs import ConfigRecord, ConfigRepository
 from synkro.controlplane.errors import (
@@ -107,6 +110,7 @@ class ControlPlane:
         self.audit = AuditRepository(self.engine)
         self.tenants = TenantRepository(self)
         self.users = UserRepository(self)
+        self.accounts = AccountRepository(self)
         self.configs = ConfigRepository(self)
         self.settings = SettingsRepository(self)
         self.jobs = JobRunRepository(self)

@@ -30,7 +30,8 @@ SCHEMA = "synkro"
 
 SLUG_PATTERN = "^[a-z][a-z0-9_]{1,30}$"
 TENANT_STATUSES = ("active", "paused", "disabled")
-ROLES = ("super_admin", "admin", "viewer")
+ROLES = ("super_admin", "admin", "viewer", "manager")
+LANGUAGES = ("ru", "en")
 CONFIG_KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 CONFIG_STATUSES = ("unknown", "ok", "error", "pending")
 RUN_TRIGGERS = ("scheduled", "manual", "system")
@@ -70,7 +71,12 @@ users = Table(
     Column("email", Text, nullable=False, unique=True),
     Column("name", Text),
     _now(),
+    # argon2id hash (argon2-cffi); NULL: the user cannot sign in until a password is set.
+    Column("password_hash", Text),
+    Column("password_changed_at", DateTime(timezone=True)),
+    Column("lang", Text),  # the portal's language; NULL: Russian, or ?lang= of the visit
     CheckConstraint("email = lower(email)", name="users_email_lowercase"),
+    CheckConstraint(f"lang is null or {_in('lang', LANGUAGES)}", name="users_lang_valid"),
 )
 
 user_roles = Table(
@@ -81,6 +87,8 @@ user_roles = Table(
     Column("role", Text, nullable=False),
     Column("tenant_id", BigInteger, ForeignKey("synkro.tenants.id", ondelete="CASCADE")),
     Column("granted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # manager only: the amoCRM user whose deals (and so dialogs) this manager may see.
+    Column("amocrm_user_id", BigInteger),
     CheckConstraint(_in("role", ROLES), name="user_roles_role_valid"),
     CheckConstraint("role <> 'super_admin' or tenant_id is null", name="user_roles_super_admin_global"),
     UniqueConstraint(
@@ -196,3 +204,46 @@ audit_log = Table(
 Index("job_runs_tenant_created", job_runs.c.tenant_id, job_runs.c.created_at)
 Index("job_run_events_run", job_run_events.c.job_run_id, job_run_events.c.id)
 Index("audit_log_tenant_at", audit_log.c.tenant, audit_log.c.at)
+
+
+# -- the portal's sign-in state -------------------------------------------------------------------
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    # sha256 of the session token; the token itself lives only in the user's cookie.
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("user_id", BigInteger, ForeignKey("synkro.users.id", ondelete="CASCADE"), nullable=False),
+    _now(),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("address", Text),
+    Column("user_agent", Text),
+    Index("web_sessions_user", "user_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("login_failures_email", "email", "failed_at"),
+    Index("login_failures_address", "address", "failed_at"),
+)
+
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    # sha256 of the random nonce inside the signed `state`; single use: used_at is set once.
+    Column("nonce_hash", Text, nullable=False, unique=True),
+    Column("provider", Text, nullable=False),
+    Column("tenant_id", BigInteger, ForeignKey("synkro.tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", BigInteger, ForeignKey("synkro.users.id", ondelete="CASCADE"), nullable=False),
+    _now(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)

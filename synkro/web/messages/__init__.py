@@ -1,0 +1,1 @@
+"""The portal's words, one module per area: `MESSAGES = {key: (russian, english)}`."""

@@ -1,0 +1,1 @@
+"""One module per portal area, each with an APIRouter named `router` (listed in app.ROUTE_MODULES)."""
