@@ -118,3 +118,28 @@ def html_to_terminal(text: str) -> str:
     text = re.sub(r'<a href="([^"]+)">([^<]*)</a>', r"\2 (\1)", text)
     text = re.sub(r"</?(b|strong|i|em|u|ins|s|strike|del|code|pre|blockquote|tg-spoiler)[^>]*>", "", text)
     return html.unescape(text)
+
+
+DEMO_LOGINS = (
+    ("owner@demo.synkro.local", "admin", DEMO_SLUG),
+    ("operator@demo.synkro.local", "super_admin", None),
+)
+
+
+def demo_logins(cp: ControlPlane) -> tuple[str, list[tuple[str, str]]]:
+    """Portal logins for `make dev`: the demo tenant's admin and an operator, with a password
+    made fresh for this session (printed once by `synkro dev`, never stored in the clear)."""
+    import contextlib
+    import secrets
+
+    from synkro.controlplane import AlreadyExistsError
+
+    password = "demo-" + secrets.token_urlsafe(9)
+    made = []
+    for email, role, tenant in DEMO_LOGINS:
+        with contextlib.suppress(AlreadyExistsError):
+            cp.users.add(email, "Demo", actor="demo")
+        cp.users.grant(email, role, tenant, actor="demo")
+        cp.accounts.set_password(email, password, actor="demo")
+        made.append((email, role))
+    return password, made

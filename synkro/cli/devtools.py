@@ -58,36 +58,55 @@ def _reconnect_demo(sandbox: SandboxProcess) -> None:
 
 def dev(
     port: int = typer.Option(3000, help="Dagster UI port."),
+    web_port: int = typer.Option(8000, "--web-port", help="Portal port."),
     sandbox: bool = typer.Option(
-        True, "--sandbox/--no-sandbox", help="Also serve the sandbox for the demo tenant."
+        True, "--sandbox/--no-sandbox", help="Also serve the sandbox (and create the demo tenant on it)."
     ),
 ) -> None:
-    """Open the Dagster UI on this checkout's instance (services as `synkro up --ui`) until Ctrl-C.
+    """The portal, the Dagster UI (services as `synkro up --ui`) and the sandbox, until Ctrl-C.
 
-    SIGINT and SIGTERM both end it: what it started (the UI, the sandbox, and the code server and
-    daemon when they were not already up) is stopped cleanly.
+    Prints the portal's URL and demo logins (the demo tenant's admin and an operator) with a
+    password made for this session. SIGINT and SIGTERM both end it: what it started (the portal,
+    the UI, the sandbox, and the code server and daemon when they were not already up) is stopped.
     """
+    import os
+
     from synkro.db import database_url, masked_url
-    from synkro.demo import DEMO_PORT
+    from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, demo_logins
     from synkro.orchestration import services
+    from synkro.web.app import create_app
+    from synkro.web.config import DAGSTER_UI_ENV, PUBLIC_URL_ENV
+    from synkro.web.server import PortalThread
 
     console.print(f"database: {masked_url(database_url())}")
-    controlplane()
+    cp = controlplane()
     already = set(services.status().running) if services.status() else set()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    server = None
+    server = portal = None
     try:
         if sandbox:
             server = _start_sandbox(DEMO_PORT, "small")
-            _reconnect_demo(server)
+            if DEMO_SLUG in {t.slug for t in cp.tenants.list()}:
+                _reconnect_demo(server)
+            else:
+                configure_tenant(cp, server.info())
             console.print(f"sandbox: {server.urls.root}")
         running = services.up(ui=True, ui_port=port, say=console.print)
-        console.print(f"Dagster UI: {running.ui_url}  (Ctrl-C to stop)")
+        console.print(f"Dagster UI: {running.ui_url}")
+        os.environ.setdefault(PUBLIC_URL_ENV, f"http://127.0.0.1:{web_port}")
+        os.environ.setdefault(DAGSTER_UI_ENV, running.ui_url or "")
+        portal = PortalThread(create_app(cp), port=web_port).start()
+        password, logins = demo_logins(cp)
+        console.print(f"portal: {os.environ[PUBLIC_URL_ENV]}  (Ctrl-C to stop)", highlight=False)
+        for email, role in logins:
+            console.print(f"  login {email} / {password}  ({role})", highlight=False)
         while not stop.wait(0.5):
             pass
     finally:
+        if portal is not None:
+            portal.stop()
         started = tuple(name for name in services.ORDER if name not in already or name == "webserver")
         services.down(only=started, say=console.print)
         if server is not None:

@@ -12,15 +12,13 @@ def web(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
 ) -> None:
     """Serve the web portal until Ctrl-C. Users reach it at SYNKRO_PUBLIC_URL (default http://127.0.0.1:8000)."""
-    import uvicorn
-
     from synkro.web.app import create_app
     from synkro.web.config import public_url
+    from synkro.web.server import serve
 
     app = create_app()
     console.print(f"portal: {public_url()}  (listening on {host}:{port}; Ctrl-C to stop)", highlight=False)
-    # No access log: query strings carry OAuth codes, and a code is a secret until it is spent.
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=True)
+    serve(app, host, port)
 
 
 def register(app: typer.Typer) -> None:
