@@ -125,12 +125,50 @@ def test_invalid_tenant_input_exits_2_and_writes_nothing(cli_env: str, args: lis
 
 # -- users and roles -----------------------------------------------------------------------------
 
+PASSWORD = "a-long-enough-password"
+
+
+def test_user_add_takes_the_password_from_a_prompt_or_stdin_never_argv(cli_env: str, tenant: str):
+    from synkro.controlplane import open_controlplane
+
+    cp = open_controlplane(cli_env)
+    prompted = f"{new_slug('u')}@example.com"
+    result = synkro("user", "add", prompted, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert cp.accounts.verify(prompted, PASSWORD) is not None
+    assert cp.accounts.verify(prompted, PASSWORD + "x") is None
+    # Too short, or nothing on stdin: exit 2 and no user is written.
+    users_before = _count(cli_env, "select count(*) from synkro.users")
+    for given in ("short\n", ""):
+        result = synkro("user", "add", f"{new_slug('u')}@example.com", "--password-stdin", input=given)
+        assert result.exit_code == 2, result.output
+    assert _count(cli_env, "select count(*) from synkro.users") == users_before
+    # A reset through the CLI: the new password works, the old one does not.
+    result = synkro("user", "password", prompted, "--password-stdin", input="another-long-password\n")
+    assert result.exit_code == 0, result.output
+    assert cp.accounts.verify(prompted, "another-long-password") is not None
+    assert cp.accounts.verify(prompted, PASSWORD) is None
+    stored = _count(
+        cli_env, "select password_hash like '$argon2id$%%' from synkro.users where email = %s", prompted
+    )
+    assert stored is True
+
+
+def test_manager_role_carries_the_amocrm_user(cli_env: str, tenant: str):
+    email = f"{new_slug('u')}@example.com"
+    assert synkro("user", "add", email, "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
+    result = synkro("user", "grant", email, "manager", "--tenant", tenant, "--amocrm-user-id", "8801")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(synkro("user", "show", email, "--json").stdout)
+    assert shown["roles"] == [{"role": "manager", "tenant": tenant, "amocrm_user_id": 8801}]
+
 
 def test_users_and_roles(cli_env: str, tenant: str):
     other = new_slug()
     assert synkro("tenant", "create", other, "--name", "Other").exit_code == 0
     email = f"{new_slug('u')}@Example.com"
-    assert synkro("user", "add", email).exit_code == 0
+    assert synkro("user", "add", email, "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
     assert synkro("user", "grant", email, "admin", "--tenant", tenant).exit_code == 0
     assert synkro("user", "grant", email, "viewer", "--tenant", other).exit_code == 0
     assert synkro("user", "grant", email, "super_admin").exit_code == 0
@@ -160,11 +198,15 @@ def test_users_and_roles(cli_env: str, tenant: str):
         ["user", "grant", "{email}", "admin", "--tenant", "Bad-Slug"],
         ["user", "grant", "nobody@example.com", "admin", "--tenant", "{tenant}"],
         ["user", "add", "not-an-email"],
+        ["user", "grant", "{email}", "manager", "--tenant", "{tenant}"],
+        ["user", "grant", "{email}", "manager"],
+        ["user", "grant", "{email}", "viewer", "--tenant", "{tenant}", "--amocrm-user-id", "5"],
+        ["user", "grant", "{email}", "manager", "--tenant", "{tenant}", "--amocrm-user-id", "-3"],
     ],
 )
 def test_invalid_roles_exit_2_and_write_nothing(cli_env: str, tenant: str, args: list[str]):
     email = f"{new_slug('u')}@example.com"
-    assert synkro("user", "add", email).exit_code == 0
+    assert synkro("user", "add", email, "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
     before = _count(cli_env, "select count(*) from synkro.user_roles")
     users_before = _count(cli_env, "select count(*) from synkro.users")
     result = synkro(*[a.replace("{email}", email).replace("{tenant}", tenant) for a in args])
