@@ -17,7 +17,12 @@ def test_user_show(db_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     email = f"Ann.{uuid.uuid4().hex[:6]}@Example.com"
     slug = new_slug()
     assert synkro("tenant", "create", slug, "--name", "Acme").exit_code == 0
-    assert synkro("user", "add", email, "--name", "Ann").exit_code == 0
+    assert (
+        synkro(
+            "user", "add", email, "--name", "Ann", "--password-stdin", input="ann-long-password\n"
+        ).exit_code
+        == 0
+    )
     assert synkro("user", "grant", email, "admin", "--tenant", slug).exit_code == 0
 
     shown = synkro("user", "show", email)
