@@ -61,3 +61,25 @@ def test_product_packages_import_nothing_from_sandbox() -> None:
         for line in sandbox_imports(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def imports_of(source: str, package: str) -> list[int]:
+    """Line numbers of every import of `package` (static or dynamic)."""
+    nodes = ast.walk(ast.parse(source))
+    inside = (package, f"{package}.")
+    return sorted(
+        node.lineno for node in nodes if any(m == package or m.startswith(inside[1]) for m in _imported(node))
+    )
+
+
+def test_the_portal_and_the_core_never_import_the_dagster_code_location() -> None:
+    """One-way layers: `synkro/` (and so `synkro/web/`) launches runs through the instance's queue;
+    importing `synkro_dagster` would load the whole code location (dbt manifest, assets) in the portal."""
+    files = sorted((REPO / "synkro").rglob("*.py"))
+    assert any("web" in path.parts for path in files)
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in files
+        for line in imports_of(path.read_text(encoding="utf-8"), "synkro_dagster")
+    ]
+    assert offenders == []
