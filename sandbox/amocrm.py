@@ -6,6 +6,7 @@ results and pages past the end, `limit` > 250 silently falling back to 50, `cust
 null when empty, statuses 142/143 in every pipeline, single-use refresh tokens whose reuse gets
 the documented 401 "Token has been revoked" body, `application/problem+json` errors, 402/403
 account states (a blocked account answers with an HTML page), and a per-account rate limit.
+The consent page of the OAuth round trip is `GET /oauth` (see amocrm_consent).
 Deletions written by `Scenario.advance()` show up the documented ways only: `lead_deleted` /
 `contact_deleted` events (`GET /api/v4/events`, see amocrm_events) and the trash
 (`GET /api/v4/leads?with=only_deleted`, `is_deleted: true`); normal lists just stop showing them.
@@ -31,9 +32,10 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from sandbox import faults
+from sandbox.amocrm_consent import consent_routes, integration_routes
 from sandbox.amocrm_events import EventQuery, events_page
 from sandbox.amocrm_fragments import lead_fragment
 from sandbox.scenario import (
@@ -516,6 +518,15 @@ def build_app(state: SandboxState) -> Starlette:
         grant = body.get("grant_type")
         if grant == "authorization_code":
             code = str(body.get("code") or "")
+            bound = state.amo_code_redirects.get(code)
+            if bound is not None and body.get("redirect_uri") != bound:
+                # A code from the consent page works only with the integration's redirect URI.
+                return oauth_problem(
+                    400,
+                    "Check the `redirect_uri` parameter",
+                    "В запросе отсутствует ряд параметров или параметры невалидны",
+                )
+            state.amo_code_redirects.pop(code, None)
             expires = state.amo_auth_codes.pop(code, None)
             if expires is None:
                 return oauth_problem(
@@ -834,6 +845,7 @@ def build_app(state: SandboxState) -> Starlette:
 
     return Starlette(
         routes=[
+            *consent_routes(state),
             Route("/oauth2/access_token", access_token, methods=["POST"]),
             Route("/api/v4/account", account),
             Route("/api/v4/leads", leads),
@@ -845,3 +857,8 @@ def build_app(state: SandboxState) -> Starlette:
             Route("/api/v4/events", events),
         ]
     )
+
+
+def control_routes(state: SandboxState) -> list[BaseRoute]:
+    """Mounted at `/_sandbox/amocrm`: the integration's settings (its registered redirect URI)."""
+    return integration_routes(state)

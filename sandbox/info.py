@@ -38,6 +38,7 @@ def info_dict(creds: SandboxCredentials, base_url: str, long_lived_token: str) -
     return {
         "amocrm": {
             "base_url": f"{base_url}/amocrm",
+            "oauth_url": f"{base_url}/amocrm",
             "subdomain": creds.amocrm_subdomain,
             "client_id": creds.amocrm_client_id,
             "client_secret": creds.amocrm_client_secret,

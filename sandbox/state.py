@@ -26,6 +26,8 @@ from sandbox.info import SandboxCredentials, info_dict
 if TYPE_CHECKING:
     from sandbox.scenario import Scenario
 
+# The portal's callback at its default address (SYNKRO_PUBLIC_URL unset), so `make dev` connects.
+DEFAULT_AMO_REDIRECT_URI = "http://127.0.0.1:8000/oauth/amocrm/callback"
 # Keep at most this many timestamps per (service, account) for rate measurement.
 _LOG_CAP = 200_000
 
@@ -111,6 +113,10 @@ class SandboxState:
     amo_refresh_tokens: dict[str, int] = field(default_factory=dict)
     amo_spent_refresh_tokens: set[str] = field(default_factory=set)
     amo_auth_codes: dict[str, float] = field(default_factory=dict)
+    # The integration's registered redirect URI (the consent page sends the browser there) and
+    # the codes the consent page issued, each valid only with that URI.
+    amo_redirect_uri: str = DEFAULT_AMO_REDIRECT_URI
+    amo_code_redirects: dict[str, str] = field(default_factory=dict)
     amo_long_lived_token: str = ""
     # Private stores of emulators written elsewhere (e.g. telegram's delivered messages).
     service_data: dict[str, Any] = field(default_factory=dict)

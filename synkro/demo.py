@@ -43,6 +43,7 @@ def configure_tenant(cp: ControlPlane, info: dict[str, Any], slug: str = DEMO_SL
         {
             "subdomain": amo["subdomain"],
             "base_url": amo["base_url"],
+            "oauth_url": amo["oauth_url"],
             "client_id": amo["client_id"],
             "client_secret": amo["client_secret"],
             "redirect_uri": REDIRECT_URI,

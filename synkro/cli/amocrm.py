@@ -49,14 +49,16 @@ def _expiry_text(moment: datetime | None) -> str:
 
 def _account(base_url: str, token: str) -> dict[str, Any] | None:
     """`GET /api/v4/account` with the new token: proves it works and yields the stable account id."""
-    from synkro.clients.amocrm import AmoCRMClient, AmoCRMError, StaticTokenProvider
+    from synkro.clients.amocrm_connect import account_of
 
-    with AmoCRMClient(base_url, StaticTokenProvider(token), max_attempts=3) as client:
-        try:
-            return client.get("/api/v4/account")
-        except AmoCRMError as exc:
-            console.print(f"[yellow]•[/] account not reachable with the new token: {exc}", highlight=False)
-            return None
+    account, problem = account_of(base_url, token)
+    if problem:
+        _unreachable(problem)
+    return account
+
+
+def _unreachable(problem: str) -> None:
+    console.print(f"[yellow]•[/] account not reachable with the new token: {problem}", highlight=False)
 
 
 @app.command("connect")
@@ -76,7 +78,8 @@ def connect(
     ),
 ) -> None:
     """Exchange a pasted authorization code (or store a long-lived token) and print its expiry."""
-    from synkro.clients.amocrm_oauth import OAuthApp, exchange_code, jwt_expiry
+    from synkro.clients.amocrm_connect import connect_with_code
+    from synkro.clients.amocrm_oauth import OAuthApp, jwt_expiry
     from synkro.controlplane import NotFoundError
     from synkro.integrations.schemas import AmoCRMConfig
 
@@ -133,22 +136,14 @@ def connect(
         patch["client_secret"] = secret
     code = _read_secret("Authorization code", code_stdin)
     app_ = OAuthApp(origin, patch["client_id"], secret, patch["redirect_uri"])
-    pair = exchange_code(app_, code)
-    # Save first: the code is spent, and this pair is now the tenant's only access.
-    patch.update(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_at=int(pair.expires_at.timestamp()) if pair.expires_at else None,
-        long_lived_token=None,
-        auth_code=None,
-    )
-    cp.configs.set_config(slug, "amocrm", patch, actor=actor())
-    account = _account(origin, pair.access_token)
-    if account and account.get("id"):
-        cp.configs.set_config(slug, "amocrm", {"account_id": account["id"]}, actor=actor())
+    # Saved first inside: the code is spent, and this pair is now the tenant's only access.
+    connected = connect_with_code(cp, slug, app_, code, patch, actor=actor())
+    if connected.problem:
+        _unreachable(connected.problem)
+    account = connected.account
     who = f"account {account.get('id')} ({account.get('subdomain', '')})" if account else "account unknown"
     console.print(
-        f"amoCRM connected for {slug}: {who}; access token expires {_expiry_text(pair.expires_at)} "
+        f"amoCRM connected for {slug}: {who}; access token expires {_expiry_text(connected.expires_at)} "
         f"and is refreshed automatically; the refresh token dies after {REFRESH_TOKEN_DAYS} days "
         "without a load",
         highlight=False,

@@ -15,6 +15,8 @@ Python API (what the rest of Synkro calls)::
     cp.users.add(email) / grant(email, role, tenant=None, amocrm_user_id=None) / revoke(...) / list()
     cp.accounts.set_password(email, pw) / verify(email, pw) / open_session(user) / session_user(token)
     cp.accounts.throttled(email, address) / record_failure(...) / clear_failures(email)
+    cp.oauth_states.issue(provider, slug, user_id, secret, actor=) -> signed single-use state
+    cp.oauth_states.consume(provider, state, secret, user_id=) -> ConsumedState  # OAuthStateError
 
     cp.configs.get_config(slug, kind) -> pydantic model (secrets decrypted, as SecretStr)
     cp.configs.get_record(slug, kind) -> ConfigRecord (config + status, version, timestamps)
@@ -60,6 +62,7 @@ from synkro.controlplane.errors import (
 )
 from synkro.controlplane.jobs import JobRun, JobRunEvent, JobRunRepository
 from synkro.controlplane.migrate import engine_for, migrate
+from synkro.controlplane.oauth_states import OAuthStateRepository
 from synkro.controlplane.reports import Report, ReportRepository
 from synkro.controlplane.settings import SettingsRepository, TenantSettings
 from synkro.controlplane.tenants import (
@@ -111,6 +114,7 @@ class ControlPlane:
         self.tenants = TenantRepository(self)
         self.users = UserRepository(self)
         self.accounts = AccountRepository(self)
+        self.oauth_states = OAuthStateRepository(self)
         self.configs = ConfigRepository(self)
         self.settings = SettingsRepository(self)
         self.jobs = JobRunRepository(self)

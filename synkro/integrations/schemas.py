@@ -178,6 +178,10 @@ class AmoCRMConfig(IntegrationConfig):
 
     subdomain: str = Field(description="Account name: <subdomain>.amocrm.ru")
     base_url: str | None = Field(None, description="Default https://{subdomain}.amocrm.ru")
+    oauth_url: str | None = Field(
+        None,
+        description="Origin of the consent page: https://www.amocrm.ru (Kommo: https://www.kommo.com)",
+    )
     client_id: str | None = Field(None, description="Integration ID")
     redirect_uri: str | None = Field(None, description="Must match the integration's setting exactly")
     expires_at: int | None = Field(None, description="Access token expiry, unix seconds")
@@ -214,7 +218,7 @@ class AmoCRMConfig(IntegrationConfig):
             raise ValueError("must be the account name only, e.g. 'mycompany' for mycompany.amocrm.ru")
         return value
 
-    _check_urls = field_validator("base_url", "redirect_uri")(_url_field)
+    _check_urls = field_validator("base_url", "oauth_url", "redirect_uri")(_url_field)
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -238,15 +242,35 @@ class AmoCRMConfig(IntegrationConfig):
                 grant = "refresh_token" if self.refresh_token is not None else "auth_code"
                 raise ValueError(f"{', '.join(missing)}: required to use {grant}")
         if not (self.long_lived_token or self.access_token or self.refresh_token or self.auth_code):
-            raise ValueError(
-                "long_lived_token, access_token, refresh_token, auth_code: give a long_lived_token, "
-                "OAuth tokens, or an auth_code with client_id, client_secret and redirect_uri"
-            )
+            # No grant yet is fine while the integration waits for "Connect amoCRM": the consent
+            # round trip needs the client id and secret stored first.
+            missing = [name for name in ("client_id", "client_secret") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)}: give client_id and client_secret (then connect amoCRM), "
+                    "a long_lived_token, or OAuth tokens"
+                )
         return self
 
     @property
     def effective_base_url(self) -> str:
         return self.base_url or f"https://{self.subdomain}.amocrm.ru"
+
+    @property
+    def effective_oauth_url(self) -> str:
+        """Where the consent page lives: `oauth_url`, else the www host of the account's family."""
+        if self.oauth_url:
+            return self.oauth_url
+        host = urlsplit(self.effective_base_url).hostname or ""
+        for family in ("kommo.com", "amocrm.com"):
+            if host.endswith("." + family):
+                return f"https://www.{family}"
+        return "https://www.amocrm.ru"
+
+    @property
+    def connectable(self) -> bool:
+        """The consent round trip can start: the integration's id and secret are stored."""
+        return bool(self.client_id and self.client_secret)
 
 
 class RadistConfig(IntegrationConfig):

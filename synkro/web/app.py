@@ -28,20 +28,32 @@ from synkro.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
 # Route modules, each with `router`; their order is the order FastAPI matches paths in.
-ROUTE_MODULES = ["auth", "tenant"]
+ROUTE_MODULES = ["auth", "tenant", "oauth"]
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 429}
 # No inline script or style: every script is a file of ours under /static (no CDN either).
+# `form-action` covers where a form's redirect lands too: Connect amoCRM's POST answers 303 to
+# the consent page (https; a local install over http also reaches the sandbox's http page).
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self' https:; base-uri 'none'"
 )
 
 
+def csp_for(config: WebConfig) -> str:
+    """The CSP; a portal reached over plain http (a local install) may also send forms to http."""
+    return (
+        CSP
+        if config.secure_cookies
+        else CSP.replace("form-action 'self' https:", "form-action 'self' https: http:")
+    )
+
+
 class SecurityHeaders:
     """Headers every response carries: no framing, no sniffing, no caching of signed-in pages."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, csp: str = CSP):
         self.app = app
+        self.csp = csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +69,7 @@ class SecurityHeaders:
                     b"x-content-type-options": b"nosniff",
                     b"x-frame-options": b"DENY",
                     b"referrer-policy": b"same-origin",
-                    b"content-security-policy": CSP.encode(),
+                    b"content-security-policy": self.csp.encode(),
                 }
                 if not static:
                     extra[b"cache-control"] = b"no-store"
@@ -118,7 +130,7 @@ def create_app(cp: ControlPlane | None = None, config: WebConfig | None = None) 
         https_only=config.secure_cookies,
     )
     app.add_middleware(CSRFProtection, secret=config.csrf_secret, secure=config.secure_cookies)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp=csp_for(config))
     return app
 
 
