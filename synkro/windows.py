@@ -15,7 +15,22 @@ from zoneinfo import ZoneInfo
 
 
 class WindowError(ValueError):
-    """A requested report window breaks the tenant's forced-run limits."""
+    """A requested report window breaks the tenant's forced-run limits.
+
+    `code` names the rule (`incomplete`, `not_a_time`, `order`, `too_long`, `too_far_back`,
+    `future`), `field` the bound at fault (`start`, `end` or None) and `values` the limit, so a
+    form can put its own words beside the right field; the message is the CLI's.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.values = values
+
+
+# How the CLI names the two bounds (`synkro run --from … --to …`).
+BOUND_OPTIONS = {"start": "--from", "end": "--to"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,21 @@ def scheduled_run_at(
     return due.astimezone(UTC)
 
 
+def parse_bound(value: str | None, field: str) -> datetime | None:
+    """A window bound as typed (`2026-11-29T22:01`; naive means the tenant's zone), or None."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        option = BOUND_OPTIONS[field]
+        raise WindowError(
+            "not_a_time",
+            f"{option} must be an ISO date-time such as 2026-11-29T22:01, not {value!r}",
+            field,
+        ) from None
+
+
 def forced_window(
     start: datetime | None,
     end: datetime | None,
@@ -91,16 +121,24 @@ def forced_window(
     if start is None and end is None:
         return last_closed_business_day(now, timezone, boundary)
     if start is None or end is None:
-        raise WindowError("give both --from and --to, or neither")
+        missing = "start" if start is None else "end"
+        raise WindowError("incomplete", "give both --from and --to, or neither", missing)
     zone = ZoneInfo(timezone)
     start = start if start.tzinfo else start.replace(tzinfo=zone)
     end = end if end.tzinfo else end.replace(tzinfo=zone)
     if end <= start:
-        raise WindowError("--to must be after --from")
+        raise WindowError("order", "--to must be after --from", "end")
     if end - start > timedelta(hours=max_hours):
-        raise WindowError(f"window is longer than the tenant's limit of {max_hours} h")
+        raise WindowError(
+            "too_long", f"window is longer than the tenant's limit of {max_hours} h", "end", hours=max_hours
+        )
     if start < now - timedelta(days=lookback_days):
-        raise WindowError(f"window starts more than {lookback_days} days back (the tenant's look-back limit)")
+        raise WindowError(
+            "too_far_back",
+            f"window starts more than {lookback_days} days back (the tenant's look-back limit)",
+            "start",
+            days=lookback_days,
+        )
     if start > now:
-        raise WindowError("window starts in the future")
+        raise WindowError("future", "window starts in the future", "start")
     return Window(start.astimezone(UTC), end.astimezone(UTC), "forced")

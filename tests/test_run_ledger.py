@@ -13,7 +13,7 @@ import pytest
 
 from synkro.controlplane import ControlPlane, open_controlplane
 from synkro.orchestration import tags
-from synkro.orchestration.ledger import RunLedger, needs_fallback_report
+from synkro.orchestration.ledger import RunLedger, needs_fallback_report, step_progress
 from synkro.windows import Window
 
 
@@ -124,6 +124,48 @@ def test_steps_set_progress_state_and_window(cp: ControlPlane, slug: str) -> Non
         ("info", "analysis"),
         ("warning", "telegram"),
     ]
+
+
+def test_step_progress_follows_the_lines_and_the_end_of_the_run(cp: ControlPlane, slug: str) -> None:
+    ledger = RunLedger(cp)
+    row_id, run_tags = _opened(ledger, slug)
+
+    def states() -> dict[str, str]:
+        progress = step_progress(cp.jobs.get_run(row_id), cp.jobs.list_events(row_id))
+        return {p.step: p.status for p in progress}
+
+    assert set(states().values()) == {"waiting"}
+    ledger.step_started(row_id, "amocrm")
+    ledger.step_done(row_id, "amocrm", "amocrm loaded 12 rows")
+    ledger.step_started(row_id, "radist")
+    ledger.step_done(row_id, "radist", "radist skipped: tenant mode is amocrm_only")
+    ledger.step_started(row_id, "dbt_core")
+    ledger.step_note(row_id, "dbt_core", "dbt_core failed on attempt 1, retrying: OperationalError")
+    assert states()["dbt_core"] == "running"  # a retry note changes nothing
+    ledger.step_failed(row_id, "dbt_core", "DbtError: boom")
+    ledger.step_started(row_id, "report")
+    progress = step_progress(cp.jobs.get_run(row_id), cp.jobs.list_events(row_id))
+    assert [p.step for p in progress] == [
+        "amocrm",
+        "radist",
+        "dbt_core",
+        "analysis",
+        "dbt_reporting",
+        "report",
+        "telegram",
+    ]
+    assert [p.status for p in progress] == [
+        "done",
+        "skipped",
+        "failed",
+        "waiting",
+        "waiting",
+        "running",
+        "waiting",
+    ]
+    assert progress[0].summary == "amocrm loaded 12 rows" and progress[3].summary is None
+    ledger.close_dagster_run(_dagster_id(), "forced_report", {**run_tags, tags.FALLBACK: "true"}, "failed")
+    assert list(states().values()) == ["done", "skipped", "failed", "skipped", "skipped", "failed", "skipped"]
 
 
 def test_fallback_rule() -> None:

@@ -10,8 +10,6 @@ anything runs. Ctrl-C stops following, not the run (`synkro stop SLUG` stops it)
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import typer
@@ -20,7 +18,7 @@ from rich.table import Table
 
 from synkro.cli.common import console, controlplane, err_console, print_json
 from synkro.controlplane.errors import BadInputError
-from synkro.windows import WindowError, forced_window
+from synkro.windows import WindowError
 
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "info": "cyan", "debug": "dim"}
 SOURCES = {"amocrm": "amocrm_ingestion", "radist": "radist_ingestion"}
@@ -28,22 +26,9 @@ SOURCES = {"amocrm": "amocrm_ingestion", "radist": "radist_ingestion"}
 
 def _instance() -> Any:
     """The shared Dagster instance (one per DAGSTER_HOME and database in this process)."""
-    import os
+    from synkro.orchestration.instance import shared_instance
 
-    return _open_instance(os.environ.get("DAGSTER_HOME"), os.environ.get("DATABASE_URL"))
-
-
-@lru_cache(maxsize=4)
-def _open_instance(_home: str | None, _database: str | None) -> Any:
-    from synkro.orchestration.instance import open_instance
-
-    return open_instance()
-
-
-def services_up(ui: bool = False) -> Any:
-    from synkro.orchestration import services
-
-    return services.up(ui=ui, say=lambda line: console.print(f"[dim]{line}[/]", highlight=False))
+    return shared_instance()
 
 
 def start_run(
@@ -56,22 +41,13 @@ def start_run(
     full: bool = False,
     wait: bool = True,
 ) -> int:
-    """Submit the run through the instance's queue; returns the job run id."""
-    from synkro.modeling.manifest import ensure_manifest
-    from synkro.orchestration.launch import ActiveRunError, describe, launch_run
+    """Submit the run through the instance's queue (the run path every launcher shares);
+    returns the job run id."""
+    from synkro.orchestration.launch import ActiveRunError, describe, start_tenant_run
 
-    if ensure_manifest():
-        console.print("dbt project changed: manifest rebuilt")
-    cp = controlplane()
-    tenant = cp.tenants.get(slug)
-    if tenant.status == "disabled":
-        raise BadInputError(f"tenant {slug!r} is disabled; `synkro tenant resume {slug}` first")
-    services = services_up()
     try:
-        launched = launch_run(
-            cp,
-            _instance(),
-            services,
+        launched = start_tenant_run(
+            controlplane(),
             slug,
             job,
             trigger=trigger,
@@ -80,6 +56,7 @@ def start_run(
             resend=resend,
             full=full,
             wait=wait,
+            say=lambda line: console.print(f"[dim]{line}[/]", highlight=False),
         )
     except ActiveRunError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
@@ -213,17 +190,6 @@ def transform(slug: str = typer.Argument(..., help="Tenant slug."), no_wait: boo
     raise typer.Exit(code)
 
 
-def _parse_time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise BadInputError(
-            f"{option} must be an ISO date-time such as 2026-11-29T22:01, not {value!r}"
-        ) from None
-
-
 def run(
     slug: str = typer.Argument(..., help="Tenant slug."),
     start: str | None = typer.Option(None, "--from", help="Window start (ISO; tenant time zone if naive)."),
@@ -232,19 +198,12 @@ def run(
     no_wait: bool = NO_WAIT,
 ) -> None:
     """Force the whole chain for a tenant: load → dbt → analysis → report → Telegram."""
+    from synkro.orchestration.launch import forced_report_window
+
     cp = controlplane()
     tenant = cp.tenants.get(slug)
-    settings = cp.settings.get_settings(slug)
     try:
-        window = forced_window(
-            _parse_time(start, "--from"),
-            _parse_time(end, "--to"),
-            now=datetime.now(UTC),
-            timezone=tenant.timezone,
-            boundary=settings.day_boundary,
-            lookback_days=settings.forced_lookback_days,
-            max_hours=settings.forced_max_window_hours,
-        )
+        window = forced_report_window(cp, slug, start, end)
     except WindowError as exc:
         raise BadInputError(str(exc)) from None
     console.print(

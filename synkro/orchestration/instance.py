@@ -16,6 +16,7 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from synkro.paths import synkro_home
@@ -138,3 +139,14 @@ def open_instance():
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     os.environ[PG_URL_ENV] = storage_url()
     return dg.DagsterInstance.get()
+
+
+def shared_instance() -> Any:
+    """The instance of this process for `DAGSTER_HOME` and `DATABASE_URL` as they are now, opened
+    once and reused (the CLI's commands, the portal's requests)."""
+    return _shared(os.environ.get("DAGSTER_HOME"), os.environ.get("DATABASE_URL"))
+
+
+@lru_cache(maxsize=4)
+def _shared(_home: str | None, _database: str | None) -> Any:
+    return open_instance()

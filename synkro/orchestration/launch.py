@@ -1,6 +1,7 @@
 """Launching tenant runs through the Dagster instance's queue — the one run path.
 
-The CLI today, the portal and the Telegram bot tomorrow call `launch_run`: it opens the run's
+The CLI, the portal and the Telegram bot call `launch_run` (through `start_tenant_run`, which
+first does what every launcher outside Dagster needs): it opens the run's
 ledger row and submits a Dagster run of the job (`instance.submit_run`) with the tenant partition
 and Synkro's tags. From there everything is Dagster's: the QueuedRunCoordinator holds the run
 while the tenant has another one active (tag concurrency on `dagster/partition`, whoever launched
@@ -19,16 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from synkro.controlplane import ControlPlane
+from synkro.controlplane.errors import BadInputError
 from synkro.controlplane.jobs import JobRun
 from synkro.orchestration import tags
 from synkro.orchestration.ledger import RunLedger
 from synkro.orchestration.services import LOCATION, Services
+from synkro.windows import Window, forced_window, parse_bound
 
 TENANT_PARTITIONS = "tenant"
 
@@ -215,6 +218,74 @@ def launch_run(
         ledger.failed_to_start(row.id, f"{type(exc).__name__}: {exc}")
         raise
     return LaunchedRun(ledger.bind(row.id, run.run_id), run.run_id, ahead)
+
+
+class TenantDisabledError(BadInputError):
+    """A disabled tenant gets no runs until it is resumed."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        super().__init__(f"tenant {slug!r} is disabled; `synkro tenant resume {slug}` first")
+
+
+def forced_report_window(
+    cp: ControlPlane, slug: str, start: str | None, end: str | None, *, now: datetime | None = None
+) -> Window:
+    """The window of a tenant's forced report from the bounds as typed (none: the last closed
+    business day), checked against its limits; WindowError names the rule and the bound at fault.
+    `synkro run --from/--to` and the portal's form both ask here."""
+    tenant = cp.tenants.get(slug)
+    settings = cp.settings.get_settings(slug)
+    return forced_window(
+        parse_bound(start, "start"),
+        parse_bound(end, "end"),
+        now=now or datetime.now(UTC),
+        timezone=tenant.timezone,
+        boundary=settings.day_boundary,
+        lookback_days=settings.forced_lookback_days,
+        max_hours=settings.forced_max_window_hours,
+    )
+
+
+def start_tenant_run(
+    cp: ControlPlane,
+    slug: str,
+    job: str,
+    *,
+    trigger: str = "manual",
+    launched_by: str = "cli",
+    window: Any = None,
+    resend: bool = False,
+    full: bool = False,
+    wait: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> LaunchedRun:
+    """What every launcher outside Dagster does before `launch_run`: refuse a disabled tenant,
+    rebuild a stale dbt manifest, and bring the local services up (`synkro up`: started when not
+    running, restarted when code or settings changed). ServiceError when they cannot start."""
+    from synkro.modeling.manifest import ensure_manifest
+    from synkro.orchestration import services
+    from synkro.orchestration.instance import shared_instance
+
+    say = say or (lambda _line: None)
+    if cp.tenants.get(slug).status == "disabled":
+        raise TenantDisabledError(slug)
+    if ensure_manifest():
+        say("dbt project changed: manifest rebuilt")
+    running = services.up(say=say)
+    return launch_run(
+        cp,
+        shared_instance(),
+        running,
+        slug,
+        job,
+        trigger=trigger,
+        launched_by=launched_by,
+        window=window,
+        resend=resend,
+        full=full,
+        wait=wait,
+    )
 
 
 def stop_runs(instance: Any, slug: str) -> list[Any]:

@@ -17,10 +17,11 @@ not wait for the daemon's next tick, by the CLI follower. Closing is idempotent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from synkro.controlplane import ControlPlane, DuplicateRunError
-from synkro.controlplane.jobs import FINAL_STATUSES, JobRun
+from synkro.controlplane.jobs import FINAL_STATUSES, JobRun, JobRunEvent
 from synkro.orchestration import tags
 
 # Step order of the full chain; progress is the share of steps started.
@@ -29,6 +30,8 @@ STEPS = ["amocrm", "radist", "dbt_core", "analysis", "dbt_reporting", "report", 
 # sends the owner the report built from the data there is, naming the failed step.
 UPSTREAM_STEPS = {"amocrm_raw", "radist_raw", "dbt_core"}
 FORCED_REPORT_JOB = "forced_report"
+# What a step indicator shows (the portal's run page, and whoever else draws the chain).
+STEP_STATUSES = ("waiting", "running", "done", "failed", "skipped")
 
 
 def needs_fallback_report(failed_steps: Iterable[str | None]) -> bool:
@@ -131,7 +134,7 @@ class RunLedger:
 
     def step_note(self, job_run_id: int, step: str, message: str, level: str = "warning") -> None:
         """A line about the step that changes no state (a transient failure about to be retried)."""
-        self.jobs.add_event(job_run_id, message, step=step, level=level)
+        self.jobs.add_event(job_run_id, message, step=step, level=level, data={"note": True})
 
     def step_failed(self, job_run_id: int, step: str, text: str) -> None:
         self.record_step(job_run_id, step, text)
@@ -197,6 +200,47 @@ class RunLedger:
                 self.jobs.add_event(row.id, f"run failed: {error}", level="error")
             return self.jobs.finish_run(row.id, "failed", error=error)
         return self.jobs.finish_run(row.id, "succeeded")
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    step: str
+    status: str  # one of STEP_STATUSES
+    summary: str | None  # the step's latest line (`amocrm loaded 256 rows`), None before it starts
+
+
+def step_progress(row: JobRun, events: Iterable[JobRunEvent]) -> list[StepProgress]:
+    """Each step of the chain, in order, as the row's events tell it.
+
+    A step runs from its `started` line; its done line ends it (`done`, or `skipped` when it says
+    so), an error line fails it, a note changes nothing. Once the row is final, a step that never
+    started was skipped (not part of the run, or downstream of a failure) and one left running
+    ended with the run.
+    """
+    status = dict.fromkeys(STEPS, "waiting")
+    summary: dict[str, str | None] = dict.fromkeys(STEPS)
+    for event in events:
+        step = event.step
+        if step not in status:
+            continue
+        summary[step] = event.message
+        if event.data.get("note"):
+            continue
+        if event.message == f"{step} started" or event.message.startswith(f"{step} started ("):
+            status[step] = "running"
+        elif event.level == "error":
+            status[step] = "failed"
+        elif event.message.startswith(f"{step} skipped"):
+            status[step] = "skipped"
+        else:
+            status[step] = "done"
+    if row.status in FINAL_STATUSES:
+        for step, state in status.items():
+            if state == "waiting":
+                status[step] = "skipped"
+            elif state == "running":
+                status[step] = "done" if row.status == "succeeded" else "failed"
+    return [StepProgress(step, status[step], summary[step]) for step in STEPS]
 
 
 def close_from_dagster(ledger: RunLedger, instance: Any, run: Any) -> JobRun | None:

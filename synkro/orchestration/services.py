@@ -38,7 +38,9 @@ CODE_DIRS = ("synkro", "synkro_dagster", "dlt_sources")
 READY_TIMEOUT_S = 180.0
 # The environment runs inherit from the code server: a change means a restart.
 ENV_PREFIXES = ("SYNKRO_", "DATABASE_URL", "DAGSTER_HOME")
-ENV_IGNORED = ("SYNKRO_TEST_", "SYNKRO_DEBUG")
+# The portal's own settings: a portal launching runs (`start_tenant_run`) with them set must not
+# restart services that `synkro up` started without them.
+ENV_IGNORED = ("SYNKRO_TEST_", "SYNKRO_DEBUG", "SYNKRO_PUBLIC_URL", "SYNKRO_DAGSTER_UI_URL")
 STOP_TIMEOUT_S = 30.0
 
 
