@@ -132,7 +132,14 @@ def _configured_tenant(portal: Portal) -> tuple[str, dict[str, str]]:
         window_end=now,
     )
     cp.jobs.finish_run(run.id, status="failed", error="stopped by the isolation test")
-    report = cp.reports.create_draft(slug, "daily", now - timedelta(days=1), now, job_run_id=run.id)
+    report = cp.reports.create_draft(
+        slug,
+        "daily",
+        now - timedelta(days=1),
+        now,
+        job_run_id=run.id,
+        body="<!doctype html><html><head><title>r</title></head><body><p>report</p></body></html>",
+    )
     return slug, {"run_id": str(run.id), "report_id": str(report.id), "id": str(run.id)}
 
 
