@@ -114,7 +114,7 @@ def test_the_whole_wizard_as_an_admin(
     # The strip: the five steps in the seed's order, then the runtime settings; nothing configured.
     steps = page.locator("[data-testid=wizard-step]")
     kinds = [steps.nth(i).get_attribute("data-kind") for i in range(steps.count())]
-    assert kinds == ["supabase", "amocrm", "radist", "gemini", "telegram", "runtime"]
+    assert kinds == ["supabase", "amocrm", "radist", "gemini", "telegram", "runtime"]  # runtime: a link after
     assert {steps.nth(i).get_attribute("data-status") for i in range(5)} == {"none"}
     expect(page.locator("[data-testid=check]")).to_be_disabled()
 
@@ -295,6 +295,9 @@ def test_the_whole_wizard_as_an_admin(
         False,
         120,
     )
+    assert after.mask_pii is True and after.day_boundary == "22:01"  # untouched fields unchanged
+    expect(page.locator("input[name=mask_pii]")).to_be_checked()
+    expect(page.locator("input[name=schedule_enabled]")).not_to_be_checked()
     assert portal.cp.tenants.get(slug).timezone == "Asia/Almaty"
     mine = {e.action for e in portal.cp.audit.list(tenant=slug) if e.actor == admin.email}
     assert {"config.set", "settings.update", "tenant.update"} <= mine
