@@ -417,3 +417,12 @@ def test_roles_and_tenants(portal: Portal, page: Page) -> None:
     own = other_admin.tenant
     assert page.goto(f"{portal.url}/t/{own}/settings/nosuchkind").status == 404
     assert page.goto(f"{portal.url}/t/{own}/settings/supabase").status == 200
+
+
+def test_every_page_renders_in_english(portal: Portal, page: Page, tenant_admin: tuple[str, Account]) -> None:
+    slug, admin = tenant_admin
+    sign_in(page, portal, admin, f"/t/{slug}/settings")
+    for path in ("", "/supabase?sql=1", "/amocrm", "/radist", "/gemini", "/telegram"):
+        response = page.goto(f"{portal.url}/t/{slug}/settings{path}{'&' if '?' in path else '?'}lang=en")
+        assert response.status == 200, path
+        assert page.locator("h1").inner_text() == "Settings"

@@ -53,7 +53,7 @@ MESSAGES = {
     "settings.secret_keep": ("Оставьте поле пустым, чтобы не менять.", "Leave empty to keep it."),
     "settings.secret_none": ("Не задан.", "Not set."),
     "settings.clear": ("удалить", "remove"),
-    "settings.default": ("по умолчанию: {value}", "default: {value}"),
+    "settings.default": ("По умолчанию: {value}.", "Default: {value}."),
     "settings.optional": ("необязательно", "optional"),
     # -- steps ----------------------------------------------------------------------------------
     "settings.lead.supabase": (
