@@ -426,3 +426,47 @@ def test_every_page_renders_in_english(portal: Portal, page: Page, tenant_admin:
         response = page.goto(f"{portal.url}/t/{slug}/settings{path}{'&' if '?' in path else '?'}lang=en")
         assert response.status == 200, path
         assert page.locator("h1").inner_text() == "Settings"
+
+
+def test_amocrm_oauth_tokens_are_shown_masked_and_checked(
+    portal: Portal, sandbox: SandboxServer, page: Page, tenant_admin: tuple[str, Account]
+) -> None:
+    from synkro.clients.amocrm_oauth import OAuthApp, exchange_code
+
+    slug, admin = tenant_admin
+    amo = sandbox.info()["amocrm"]
+    code = httpx.post(f"{sandbox.urls.control}/amocrm/auth_codes").json()["auth_code"]
+    redirect = f"{portal.url}/oauth/amocrm/callback"
+    pair = exchange_code(OAuthApp(amo["base_url"], amo["client_id"], amo["client_secret"], redirect), code)
+    portal.cp.configs.set_config(
+        slug,
+        "amocrm",
+        {
+            "subdomain": amo["subdomain"],
+            "base_url": amo["base_url"],
+            "client_id": amo["client_id"],
+            "client_secret": amo["client_secret"],
+            "redirect_uri": redirect,
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_at": pair.expires_at.isoformat() if pair.expires_at else None,
+        },
+        actor="tests",
+    )
+    sign_in(page, portal, admin, f"/t/{slug}/settings/amocrm")
+    expect(page.locator("[data-testid=secret-stored][data-field=refresh_token]")).to_contain_text("••••")
+    expect(page.locator("[data-testid=secret-stored][data-field=client_secret]")).to_contain_text("••••")
+    expect(page.locator("input[name=client_id]")).to_have_value(amo["client_id"])
+    assert page.locator("input[name=access_token], input[name=refresh_token]").count() == 0
+    assert_no_secrets(page, portal, slug)
+    check(page)
+    statuses = results(page)
+    assert statuses["token"] == "ok" and statuses["access token"] == "ok"
+    expect(page.locator("[data-testid=sample-contact]")).to_have_count(3)
+    assert_no_secrets(page, portal, slug)  # the check may have rotated the pair: the new one too
+    # Saving the form with every secret left empty keeps them all.
+    before = portal.cp.configs.get_config(slug, "amocrm").secret_dict()
+    save(page)
+    expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
+    assert portal.cp.configs.get_config(slug, "amocrm").secret_dict() == before
+    assert_no_secrets(page, portal, slug)

@@ -110,6 +110,11 @@ MESSAGES = {
         "Пусто — https://{{subdomain}}.amocrm.ru; для kommo.com или прокси укажите свой.",
         "Empty: https://{{subdomain}}.amocrm.ru; set it for kommo.com or a proxy.",
     ),
+    "settings.f.amocrm.oauth_url": ("Адрес страницы согласия OAuth", "OAuth consent page address"),
+    "settings.h.amocrm.oauth_url": (
+        "Пусто — https://www.amocrm.ru (для Kommo — https://www.kommo.com).",
+        "Empty: https://www.amocrm.ru (Kommo: https://www.kommo.com).",
+    ),
     "settings.f.amocrm.client_id": ("ID интеграции", "Integration ID"),
     "settings.h.amocrm.client_id": (
         "amoCRM → Настройки → Интеграции → ваша интеграция → Ключи и доступы.",
@@ -138,7 +143,6 @@ MESSAGES = {
         "Tokens appear after “Connect amoCRM” and are refreshed automatically.",
     ),
     "settings.amocrm.expires_at": ("Токен доступа действует до {when}", "Access token valid until {when}"),
-    "settings.amocrm.not_connected": ("Не подключено.", "Not connected."),
     "settings.f.radist.api_key": ("Ключ API", "API key"),
     "settings.h.radist.api_key": ("Без префикса Bearer.", "Without a Bearer prefix."),
     "settings.f.radist.company_id": ("Компания", "Company"),

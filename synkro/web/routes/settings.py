@@ -73,6 +73,7 @@ FIELDS: dict[str, tuple[FormField, ...]] = {
     "amocrm": (
         FormField("subdomain"),
         FormField("base_url", "url"),
+        FormField("oauth_url", "url"),  # shown only where the model has it (the Connect amoCRM work)
         FormField("client_id"),
         FormField("client_secret", "secret"),
         FormField("redirect_uri", "url"),
@@ -258,6 +259,7 @@ def step_page(
         choices = radist_choices(record)
     elif kind == "gemini":
         choices = gemini_choices(record)
+    known = model_for(kind).model_fields
     return render(
         request,
         "settings_step.html",
@@ -268,7 +270,7 @@ def step_page(
         records=records,
         record=record,
         step_status={k: status_of(r) for k, r in records.items()},
-        fields=FIELDS[kind],
+        fields=[f for f in FIELDS[kind] if f.name in known],
         values=shown,
         masks=stored_masks(record),
         shown_secrets=SHOWN_SECRETS.get(kind, ()),
@@ -333,7 +335,10 @@ def form_patch(
     patch: dict[str, Any] = {}
     typed: dict[str, str] = {}
     clear = set(form.getlist("clear"))
+    known = model_for(kind).model_fields
     for f in FIELDS[kind]:
+        if f.name not in known:
+            continue
         if f.secret:
             value = _form_text(form, f.name)
             if value:
