@@ -4,13 +4,21 @@ Each kind has a module `synkro/checks/<kind>.py` exposing
 `run(tctx: TenantContext, options: CheckOptions) -> CheckResult`. The dispatcher saves the
 outcome in the control plane (`integration_configs.status/last_error/last_checked_at`) and prints
 it; exit code 0 when ok, 1 when the check failed.
+
+`CheckOptions.on_line` (optional) is called with each line as the check adds it, so the portal can
+show lines live while a slow check is still running. Every line — streamed or returned — has the
+tenant's stored secrets masked out first (an exception text may quote a URL with a bot token in
+it), so no caller can leak one by printing what a check said.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from synkro.secrets import mask
 
 KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 
@@ -19,6 +27,8 @@ KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 class CheckOptions:
     sample: int = 0  # amocrm: show N contacts with their phones and Radist dialogs
     send_test: bool = False  # telegram: post a test message
+    # Called with each CheckLine as it is added (from the check's thread); None: nobody listens.
+    on_line: Callable[[CheckLine], None] | None = None
 
 
 @dataclass
@@ -37,6 +47,7 @@ class CheckResult:
     # Free-form output printed after the lines (sample dialogs, a test analysis, ...).
     extra: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    on_line: Callable[[CheckLine], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -45,6 +56,8 @@ class CheckResult:
     def add(self, name: str, ok: bool | None, detail: str = "") -> CheckLine:
         line = CheckLine(name, ok, detail)
         self.lines.append(line)
+        if self.on_line is not None:
+            self.on_line(line)
         return line
 
     def first_error(self) -> str | None:
@@ -54,16 +67,54 @@ class CheckResult:
         return None
 
 
+def stored_secrets(tctx: Any) -> list[str]:
+    """Plaintext of every secret the tenant has stored (and a DSN's password), longest first."""
+    found: set[str] = set()
+    for kind in KINDS:
+        config = tctx.config(kind)
+        if config is None:
+            continue
+        for value in config.secret_dict().values():
+            found.add(value)
+            if "://" in value and "@" in value:  # a DSN: its password alone may be quoted too
+                from urllib.parse import urlsplit
+
+                password = urlsplit(value).password
+                if password:
+                    found.add(password)
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, mask(secret))
+    return text
+
+
+def redact_line(line: CheckLine, secrets: Iterable[str]) -> CheckLine:
+    line.name = redact(line.name, secrets)
+    line.detail = redact(line.detail, secrets)
+    return line
+
+
 def run_check(tctx: Any, kind: str, options: CheckOptions) -> CheckResult:
     """Run the kind's check and save its status; errors inside a check become a failed line."""
     if kind not in KINDS:
         raise ValueError(f"unknown integration kind {kind!r}; expected one of: {', '.join(KINDS)}")
     module = importlib.import_module(f"synkro.checks.{kind}")
+    secrets = stored_secrets(tctx)
+    listener = options.on_line
+    if listener is not None:
+        options = replace(options, on_line=lambda line: listener(redact_line(line, secrets)))
     try:
         result = module.run(tctx, options)
     except Exception as exc:  # a check reports what broke; it must not crash the CLI
-        result = CheckResult(kind)
+        result = CheckResult(kind, on_line=options.on_line)
         result.add("check", False, f"{type(exc).__name__}: {exc}")
+    for line in result.lines:
+        redact_line(line, secrets)
+    result.extra = [redact(block, secrets) for block in result.extra]
     status = "ok" if result.ok else "error"
     tctx.cp.configs.set_config_status(tctx.slug, kind, status, error=result.first_error())
     return result

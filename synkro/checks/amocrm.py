@@ -133,7 +133,7 @@ def _admin_line(result: CheckResult, client: AmoCRMClient, account: dict) -> Non
 
 
 def run(tctx: Any, options: CheckOptions) -> CheckResult:
-    result = CheckResult("amocrm")
+    result = CheckResult("amocrm", on_line=options.on_line)
     config = tctx.config("amocrm")
     now = datetime.now(UTC)
     token_lines(result, config, now)
@@ -190,7 +190,8 @@ def sample_contacts(client: AmoCRMClient, n: int, region: str) -> list[tuple[dic
 
 
 def sample_block(tctx: Any, client: AmoCRMClient, n: int) -> tuple[str, list[dict]]:
-    """The printable sample and the same as data: `[{contact_id, phones: {e164: [chat_id]}}]`."""
+    """The printable sample and the same as data: `[{contact_id, name, looked_up, phones: {e164: [chat_id]}}]`
+    (`looked_up` False: Radist was not searched, so an empty chat list means "unknown", not "none")."""
     region = tctx.settings.phone_region
     sample = sample_contacts(client, n, region)
     if not sample:
@@ -237,6 +238,8 @@ def sample_block(tctx: Any, client: AmoCRMClient, n: int) -> tuple[str, list[dic
     data = [
         {
             "contact_id": contact["id"],
+            "name": contact.get("name") or None,
+            "looked_up": not note.startswith("no radist") and not note.startswith("Radist lookup failed"),
             "phones": {
                 p["phone_e164"]: sorted(r["chat_id"] for r in chats.get(p["phone_e164"], []))
                 for p in phones

@@ -158,7 +158,7 @@ def format_analysis(sample: SampleDialog, result: DialogResult, rubric: Rubric) 
 
 
 def run(tctx: Any, options: CheckOptions) -> CheckResult:
-    result = CheckResult("gemini")
+    result = CheckResult("gemini", on_line=options.on_line)
     settings = gemini_settings(tctx)
     try:
         models = list_models(settings)

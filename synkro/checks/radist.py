@@ -26,7 +26,7 @@ def _account_problem(exc: RadistError) -> str:
 
 
 def run(tctx: Any, options: CheckOptions) -> CheckResult:
-    result = CheckResult("radist")
+    result = CheckResult("radist", on_line=options.on_line)
     config = tctx.config("radist")
     with radist_client_for(tctx.cp, tctx.slug) as client:
         try:

@@ -401,7 +401,7 @@ def _secret(value: Any) -> str | None:
 
 
 def run(tctx: Any, options: CheckOptions) -> CheckResult:
-    result = CheckResult("supabase")
+    result = CheckResult("supabase", on_line=options.on_line)
     config = tctx.config("supabase")
     names = names_for(tctx.slug)
     ref = project_ref(config.url)

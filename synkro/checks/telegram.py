@@ -15,7 +15,7 @@ from synkro.delivery.telegram import TelegramTarget, probe_telegram_async
 
 
 def run(tctx: Any, options: CheckOptions) -> CheckResult:
-    result = CheckResult("telegram")
+    result = CheckResult("telegram", on_line=options.on_line)
     target = TelegramTarget.from_config(tctx.config("telegram"))
     for probe in asyncio.run(probe_telegram_async(target, send_test=options.send_test)):
         result.add(probe.name, probe.ok, probe.detail)

@@ -165,7 +165,8 @@ class ConfigRepository:
             tenant_id = self._cp.tenants.id_of(conn, slug)
             row = self._select(conn, slug, kind, lock=True)
             current_version = row.version if row is not None else None
-            if expected_version is not None and current_version != expected_version:
+            # Versions start at 1, so an expected version 0 means "there must be no config yet".
+            if expected_version is not None and (current_version or 0) != expected_version:
                 raise ConcurrentUpdateError(
                     f"{kind} config of tenant {slug!r}", expected_version, current_version
                 )
@@ -208,14 +209,28 @@ class ConfigRepository:
         return self._record(stored)
 
     def set_config(
-        self, slug: str, kind: str, patch: dict[str, Any], actor: str | None = None
+        self,
+        slug: str,
+        kind: str,
+        patch: dict[str, Any],
+        actor: str | None = None,
+        *,
+        expected_version: int | None = None,
     ) -> ConfigRecord:
         """Merge a (partial) document into the stored config, validate the result, save it.
 
-        The status goes back to `unknown`: the new values have not been checked yet.
+        The status goes back to `unknown`: the new values have not been checked yet. With
+        `expected_version` (0: none stored yet) a concurrent change raises ConcurrentUpdateError,
+        as for a form that was read before someone else saved.
         """
         return self._write(
-            slug, kind, patch, actor=actor, action="config.set", expected_version=None, reset_status=True
+            slug,
+            kind,
+            patch,
+            actor=actor,
+            action="config.set",
+            expected_version=expected_version,
+            reset_status=True,
         )
 
     def update_config_fields(
