@@ -245,7 +245,16 @@ def test_no_admin_page_shows_a_secret(portal: Portal) -> None:
             b.id for b in blobs if "radist" in http.get(f"/admin/integration-config/details/{b.id}").text
         )
         assert "HTTP 401 for key ••••7731" in http.get(f"/admin/integration-config/details/{radist_id}").text
+        # Nor through sqladmin's file routes, which would read any column by name.
+        for path in [
+            f"/admin/user/{user_id(portal, viewer.email)}/password_hash/download/",
+            f"/admin/integration-config/{blobs[0].id}/secrets_encrypted/preview/",
+        ]:
+            response = http.get(path)
+            assert response.status_code == 404, path
+            assert all(value not in response.text for value in forbidden)
         # Sorting or searching by the encrypted column is not offered either.
+        assert http.get("/admin/integration-config/list?sortBy=secrets_encrypted").status_code == 400
         assert "secrets_encrypted" not in listing and "password_hash" not in http.get("/admin/user/list").text
 
 
@@ -444,6 +453,12 @@ def test_tenant_admin_manages_their_users(portal: Portal, page, browser) -> None
     row.locator("summary", has_text="Изменить роль").click()
     screenshot(page, "users-phone")
     page.set_viewport_size(DESKTOP)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    row.locator("[data-testid=user-remove]").click()  # asked first; "no" keeps them
+    assert asked and email in asked[0]
+    expect(page.locator(f"[data-testid=user-row][data-email='{email}']")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
     row.locator("[data-testid=user-remove]").click()
     expect(page.locator(f"[data-testid=user-row][data-email='{email}']")).to_have_count(0)
     assert portal.cp.users.get(email).grants_in(slug) == []

@@ -20,6 +20,7 @@ MESSAGES = {
         "At least {min} characters. Every open session of the user ends; hand the password over in person.",
     ),
     "users.remove": ("Убрать из компании", "Remove from company"),
+    "users.remove_confirm": ("Убрать {email} из компании?", "Remove {email} from the company?"),
     "users.add": ("Добавить пользователя", "Add a user"),
     "users.add_submit": ("Добавить", "Add"),
     "users.email": ("Эл. почта", "Email"),
