@@ -99,6 +99,13 @@ def test_super_admin_sees_every_list(portal: Portal, page) -> None:
     screenshot(page, "admin-audit")
     for path in ADMIN_LISTS:
         assert page.goto(f"{portal.url}{path}").status == 200, path
+    # English on request, remembered from page to page (sqladmin's own words too).
+    page.goto(f"{portal.url}/admin/tenant/list?lang=en")
+    page.goto(f"{portal.url}/admin/user/list")
+    expect(page.locator(".navbar-vertical")).to_contain_text("Companies")
+    expect(page.locator(".card-footer")).to_contain_text("Showing")
+    screenshot(page, "admin-users-en")
+    page.goto(f"{portal.url}/admin/user/list?lang=ru")
     page.goto(f"{portal.url}/admin/user/details/{user_id(portal, viewer.email)}")
     expect(page.locator("[data-testid=grant]")).to_contain_text(slug)
     screenshot(page, "admin-user-details")

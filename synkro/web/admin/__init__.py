@@ -18,7 +18,7 @@ How it hangs together:
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import jinja2
 from fastapi import FastAPI
@@ -26,12 +26,15 @@ from sqladmin import Admin
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.i18n import I18nConfig, set_locale
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from synkro.controlplane import ControlPlane
 from synkro.web.access import optional_user
-from synkro.web.i18n import translate
+from synkro.web.config import LANG_COOKIE
+from synkro.web.i18n import LANGUAGES, translate
 from synkro.web.templating import csrf_token, lang_url, render, request_lang
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -68,6 +71,30 @@ class PortalSession(AuthenticationBackend):
         return user.email if user else None
 
 
+class RememberLanguage:
+    """`?lang=` on an admin page is remembered as on the portal's pages (the same cookie, path /)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lang = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
+        if scope["type"] != "http" or lang not in LANGUAGES:
+            await self.app(scope, receive, send)
+            return
+
+        async def remember(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                cookie = f"{LANG_COOKIE}={lang}; Path=/; Max-Age={365 * 24 * 3600}; SameSite=lax; HttpOnly"
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())],
+                }
+            await send(message)
+
+        await self.app(scope, receive, remember)
+
+
 class PortalAdmin(Admin):
     """sqladmin's Admin with its login/logout pages turned into redirects to the portal's."""
 
@@ -91,6 +118,7 @@ def install_admin(app: FastAPI, cp: ControlPlane) -> PortalAdmin:
         favicon_url="/static/favicon.svg",
         templates_dir=str(TEMPLATES),
         authentication_backend=PortalSession(),
+        middlewares=[Middleware(RememberLanguage)],
         i18n_config=I18nConfig(default_locale="ru", language_cookie_name=None, language_header_name=None),
     )
     # Inside the sub-application `request.app` is sqladmin's Starlette app: give it what the
