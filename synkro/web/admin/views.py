@@ -128,7 +128,11 @@ class TenantView(ReadOnlyView, model=models.Tenant):
     column_sortable_list = ["id", "slug", "name", "status", "created_at"]
     column_default_sort = "slug"
     column_labels = labels("id", "slug", "name", "status", "timezone", "created_at", "updated_at")
-    column_formatters = {"created_at": lambda m, a: _when(m.created_at)}
+    column_formatters = {
+        "created_at": lambda m, a: _when(m.created_at),
+        "updated_at": lambda m, a: _when(m.updated_at),
+    }
+    column_formatters_detail = column_formatters
     list_template = "admin/tenant_list.html"
     details_template = "admin/tenant_details.html"
 
