@@ -23,12 +23,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from synkro.controlplane import ControlPlane, open_controlplane
 from synkro.web.access import SignInRequired
+from synkro.web.admin import install_admin
 from synkro.web.config import SESSION_COOKIE, WebConfig
 from synkro.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
 # Route modules, each with `router`; their order is the order FastAPI matches paths in.
-ROUTE_MODULES = ["auth", "tenant", "oauth", "settings", "runs", "reports"]
+ROUTE_MODULES = ["auth", "tenant", "oauth", "settings", "runs", "reports", "users"]
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 429}
 # No inline script or style: every script is a file of ours under /static (no CDN either).
 # `form-action` covers where a form's redirect lands too: Connect amoCRM's POST answers 303 to
@@ -119,6 +120,7 @@ def create_app(cp: ControlPlane | None = None, config: WebConfig | None = None) 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTE_MODULES:
         app.include_router(importlib.import_module(f"synkro.web.routes.{name}").router)
+    install_admin(app, cp)  # /admin (sqladmin), mounted after the routes so theirs match first
     _install_error_pages(app)
     # add_middleware puts each new one outside the previous: sessions innermost, headers outermost.
     app.add_middleware(
