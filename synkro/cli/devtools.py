@@ -71,6 +71,8 @@ def dev(
     """
     import os
 
+    import httpx
+
     from synkro.db import database_url, masked_url
     from synkro.demo import DEMO_PORT, DEMO_SLUG, configure_tenant, demo_logins
     from synkro.orchestration import services
@@ -98,6 +100,13 @@ def dev(
         os.environ.setdefault(PUBLIC_URL_ENV, f"http://127.0.0.1:{web_port}")
         os.environ.setdefault(DAGSTER_UI_ENV, running.ui_url or "")
         portal = PortalThread(create_app(cp), port=web_port).start()
+        if server is not None:
+            # The sandbox plays the amoCRM integration: its registered redirect URI must be ours,
+            # as amoCRM requires, for "Connect amoCRM" to come back here.
+            callback = f"{os.environ[PUBLIC_URL_ENV]}/oauth/amocrm/callback"
+            httpx.post(
+                f"{server.urls.control}/amocrm/integration", json={"redirect_uri": callback}, timeout=10
+            ).raise_for_status()
         password, logins = demo_logins(cp)
         console.print(f"portal: {os.environ[PUBLIC_URL_ENV]}  (Ctrl-C to stop)", highlight=False)
         for email, role in logins:
