@@ -18,7 +18,9 @@ from synkro.controlplane import ControlPlane, NotFoundError
 
 DEMO_SLUG = "demo"
 DEMO_PORT = 8765
-REDIRECT_URI = "https://synkro.example/amocrm/callback"
+# The portal's callback at its default address (`make dev` serves it there): "Connect amoCRM" on
+# the demo tenant comes back to it.
+REDIRECT_URI = "http://127.0.0.1:8000/oauth/amocrm/callback"
 
 
 def configure_tenant(cp: ControlPlane, info: dict[str, Any], slug: str = DEMO_SLUG) -> None:
