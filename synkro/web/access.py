@@ -12,7 +12,9 @@ A `manager` reads only the dialogs of their own amoCRM user (`TenantAccess.amocr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
@@ -21,6 +23,7 @@ from synkro.controlplane import ControlPlane, Tenant
 from synkro.controlplane.errors import NotFoundError
 from synkro.controlplane.users import User
 
+T = TypeVar("T")
 RANK = {"manager": 1, "viewer": 2, "admin": 3, "super_admin": 4}
 
 
@@ -104,6 +107,17 @@ def require(need: str):
         return tenant_access(request, slug, need)
 
     return dependency
+
+
+def owned_by_tenant(access: TenantAccess, fetch: Callable[[int], T], record_id: int) -> T:
+    """A tenant's record (run, report, …) by id, or 404 — a record of another tenant included."""
+    try:
+        record = fetch(record_id)
+    except NotFoundError:
+        raise HTTPException(status_code=404) from None
+    if record.tenant != access.slug:
+        raise HTTPException(status_code=404)
+    return record
 
 
 def require_super_admin(user: User = Depends(signed_in)) -> User:

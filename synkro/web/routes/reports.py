@@ -13,9 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from synkro.controlplane import ControlPlane
-from synkro.controlplane.errors import NotFoundError
 from synkro.controlplane.reports import Report
-from synkro.web.access import TenantAccess, controlplane, require
+from synkro.web.access import TenantAccess, controlplane, owned_by_tenant, require
 from synkro.web.templating import render
 
 router = APIRouter()
@@ -31,13 +30,7 @@ BASE_TARGET = '<base target="_blank">'
 
 def tenant_report(cp: ControlPlane, access: TenantAccess, report_id: int) -> Report:
     """The tenant's report, or 404 — also for a report of another tenant."""
-    try:
-        report = cp.reports.get_report(report_id)
-    except NotFoundError:
-        raise HTTPException(status_code=404) from None
-    if report.tenant != access.slug:
-        raise HTTPException(status_code=404)
-    return report
+    return owned_by_tenant(access, cp.reports.get_report, report_id)
 
 
 def local_window(report: Report, zone) -> str:

@@ -26,12 +26,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from synkro.controlplane import ControlPlane
-from synkro.controlplane.errors import NotFoundError
 from synkro.controlplane.jobs import FINAL_STATUSES, JobRun
 from synkro.orchestration import tags
 from synkro.orchestration.ledger import FORCED_REPORT_JOB, step_progress
 from synkro.secrets import mask
-from synkro.web.access import TenantAccess, controlplane, require
+from synkro.web.access import TenantAccess, controlplane, owned_by_tenant, require
 from synkro.web.i18n import catalog, translate
 from synkro.web.templating import render, request_lang
 from synkro.windows import Window, WindowError
@@ -45,13 +44,7 @@ LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # the value format of <input type=datetime-local
 
 def tenant_run(cp: ControlPlane, access: TenantAccess, run_id: int) -> JobRun:
     """The tenant's job run, or 404 — also for a run of another tenant."""
-    try:
-        row = cp.jobs.get_run(run_id)
-    except NotFoundError:
-        raise HTTPException(status_code=404) from None
-    if row.tenant != access.slug:
-        raise HTTPException(status_code=404)
-    return row
+    return owned_by_tenant(access, cp.jobs.get_run, run_id)
 
 
 def tenant_secrets(cp: ControlPlane, slug: str) -> list[str]:
