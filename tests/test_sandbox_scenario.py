@@ -124,6 +124,7 @@ def test_control_endpoints_ground_truth_regenerate_and_info_file(tmp_path) -> No
             "client_secret",
             "auth_code",
             "long_lived_token",
+            "oauth_url",  # the consent page "Connect amoCRM" sends the browser to
         }
         assert set(info["radist"]) == {"base_url", "company_id", "api_key"}
         assert set(info["gemini"]) == {"base_url", "api_key"}

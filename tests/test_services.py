@@ -14,7 +14,7 @@ import time
 
 import httpx
 
-from synkro.ports import free_port
+from synkro.ports import free_port, port_is_free
 from tests.e2e_helpers import SYNKRO, synkro_cli
 from tests.fixtures.services import DagsterServices
 
@@ -34,10 +34,10 @@ def test_dev_stops_what_it_started_on_sigterm_even_with_sigint_ignored(
     dagster_services: DagsterServices,
 ) -> None:
     env = dagster_services.env()
-    port = free_port()
+    port, web_port = free_port(), free_port()
     # As `make dev &` from a non-interactive shell starts it: SIGINT ignored.
     dev = subprocess.Popen(
-        [str(SYNKRO), "dev", "--no-sandbox", "--port", str(port)],
+        [str(SYNKRO), "dev", "--no-sandbox", "--port", str(port), "--web-port", str(web_port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -48,20 +48,26 @@ def test_dev_stops_what_it_started_on_sigterm_even_with_sigint_ignored(
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                ui = httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code
+                portal = httpx.get(f"http://127.0.0.1:{web_port}/login", timeout=2).status_code
+                if ui == portal == 200:
                     break
             except httpx.HTTPError:
                 pass
             assert dev.poll() is None, dev.communicate()[0]
             time.sleep(0.5)
         else:
-            raise AssertionError("the Dagster UI did not come up")
+            raise AssertionError("the Dagster UI and the portal did not come up")
         dev.send_signal(signal.SIGTERM)
         output = dev.communicate(timeout=90)[0]
     finally:
         if dev.poll() is None:
             dev.kill()
     assert dev.returncode == 0, output
+    # The portal's URL and a ready login (no demo tenant without the sandbox: the operator only).
+    assert f"portal: http://127.0.0.1:{web_port}" in output, output
+    assert "login operator@demo.synkro.local / demo-" in output, output
+    assert port_is_free(web_port), "the portal still listens after SIGTERM"
     listed = {s["name"] for s in json.loads(synkro_cli(["services", "--json"], env, timeout=60).stdout)}
     assert "webserver" not in listed  # dev started it and stopped it
     assert {"code_server", "daemon"} <= listed  # they were up before dev and stay up
