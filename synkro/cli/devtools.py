@@ -215,6 +215,7 @@ def demo(
             services.down()
 
     console.rule("Next")
+    console.print("Portal (sign in, settings, forced report):     make dev   → http://127.0.0.1:8000")
     console.print("Dagster UI (asset graph, runs, force a report): make dev   → http://127.0.0.1:3000")
     console.print("dbt docs (every mart and column):               make docs  → http://127.0.0.1:8080")
     console.print(f"Run history without the UI:                     .venv/bin/synkro runs {DEMO_SLUG}")
