@@ -79,4 +79,12 @@ MESSAGES = {
     "rubric.error.empty": ("Добавьте хотя бы один критерий.", "Add at least one criterion."),
     "rubric.error.context": ("Не больше 4000 символов.", "At most 4000 characters."),
     "rubric.error.invalid": ("Рубрика не прошла проверку.", "The rubric did not pass validation."),
+    "rubric.scored_by": ("Чем оценено", "Scored by"),
+    "rubric.scored_by.window": ("Период", "Window"),
+    "rubric.scored_by.rubric": ("Рубрика", "Rubric"),
+    "rubric.scored_by.score": ("Итог", "Overall"),
+    "rubric.scored_by.when": ("Когда", "When"),
+    "rubric.scored_by.builtin": ("встроенная", "built-in"),
+    "rubric.scored_by.current": ("текущая", "current"),
+    "rubric.scored_by.none": ("Диалог ещё не оценивали.", "The dialog has not been scored yet."),
 }
