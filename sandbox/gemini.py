@@ -8,7 +8,8 @@ Google's ``{"error": {code, message, status, details}}`` shape (400 ``API_KEY_IN
 this API version, 429 ``RESOURCE_EXHAUSTED`` with ``QuotaFailure`` + ``RetryInfo.retryDelay``, 500/503),
 structured output derived from the dialog (see ``gemini_heuristic``), thinking tokens that count
 against ``maxOutputTokens`` (so a small limit truncates the JSON with ``finishReason: MAX_TOKENS``), and
-``usageMetadata`` with prompt tokens ≈ characters / 4.
+``usageMetadata`` with prompt tokens ≈ characters / 4 and ``cachedContentTokenCount`` when a request
+repeats a long enough prefix of an earlier one (implicit caching, see ``gemini_cache``).
 
 Every request body is logged (``GET /_sandbox/gemini/requests``) so tests can prove no phone number
 or e-mail reached the model. Control routes also queue errors and set per-key states.
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import faults
+from sandbox.gemini_cache import ImplicitCache, request_prefix_text
 from sandbox.gemini_heuristic import assess
 from sandbox.gemini_models import GeminiModel, find_model, listed_models, today_utc
 from sandbox.gemini_structured import structured_answer
@@ -76,6 +78,7 @@ class GeminiStore:
     requests: list[dict[str, Any]] = field(default_factory=list)
     queued: list[QueuedError] = field(default_factory=list)
     key_states: dict[str, str] = field(default_factory=dict)
+    cache: ImplicitCache = field(default_factory=ImplicitCache)
     # Fixed date for model lifecycle decisions (tests); None means today (UTC).
     today: date | None = None
 
@@ -406,7 +409,7 @@ def _validate_config(config: dict[str, Any]) -> Response | None:
 
 
 async def generate_content(
-    state: SandboxState, request: Request, version: str, model_id: str, body: dict[str, Any]
+    state: SandboxState, key: str, version: str, model_id: str, body: dict[str, Any]
 ) -> Response:
     gs = store(state)
     today = gs.today or today_utc()
@@ -448,6 +451,14 @@ async def generate_content(
     }
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
+    prefix = request_prefix_text(
+        _texts(_cfg(body, "systemInstruction")),
+        _cfg(config, "responseSchema") or _cfg(config, "responseJsonSchema"),
+        _texts(contents),
+    )
+    if cached := gs.cache.cached_tokens(key, model.model_id, prefix, prompt_tokens):
+        usage["cachedContentTokenCount"] = cached
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     response_id = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:22]
     return JSONResponse(
         {
@@ -519,7 +530,7 @@ async def model_endpoint(request: Request) -> Response:
     parse_error = None
     if request.method == "POST":
         body, parse_error = await _json_body(request)
-    error, _ = await _admit(state, request, body)
+    error, key = await _admit(state, request, body)
     if error is not None:
         return error
     if version not in API_VERSIONS:
@@ -537,7 +548,7 @@ async def model_endpoint(request: Request) -> Response:
     if not isinstance(body, dict):
         return invalid_argument("Invalid JSON payload received. Expected an object.")
     if method == "generateContent":
-        return await generate_content(state, request, version, model_id, body)
+        return await generate_content(state, key, version, model_id, body)
     if method == "countTokens":
         return await count_tokens(state, version, model_id, body)
     return google_error(404, f"Method {method or '(none)'} is not found for models/{model_id}.")

@@ -3,13 +3,24 @@
 Why versioned: changing the wording changes the scores. Bump PROMPT_VERSION whenever the text
 below changes so unchanged dialogs are re-scored and old rows stay traceable. The JSON schema is
 passed as response_schema and deliberately not repeated here (repeating it lowers quality).
+
+Why two parts: Gemini's implicit caching bills a repeated request *prefix* at a tenth of the input
+rate (see ``synkro.analysis.pricing``), but only from 1,024 prompt tokens on (Flash models; 4,096
+on Pro). So everything that is the same for every dialog of a tenant — rules, rubric, answer
+language, calibration examples — is the system instruction, byte-for-byte identical between
+calls, and the transcript, the only part that differs, comes last as the contents. The examples
+are there to calibrate scores and to carry the prefix past the caching threshold: a ~1,300-token
+prefix served from cache costs what ~130 fresh tokens cost, less than the 500-token prefix
+without examples that never caches.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from synkro.analysis.rubric import Rubric
 
-PROMPT_VERSION = "p-2026-11-30.1"
+PROMPT_VERSION = "p-2026-12-03.1"
 
 _LANGUAGE_NAMES = {"ru": "русском", "en": "английском", "uk": "украинском", "kk": "казахском"}
 
@@ -32,16 +43,70 @@ customer_lost_interest (клиент потерял интерес).
 - summary — два предложения, recommendation — одна конкретная рекомендация менеджеру.
 - Все тексты пиши на {language} языке.
 - Персональные данные скрыты метками вида [телефон]; не пытайся их восстановить.
+- Переписка приходит отдельным сообщением после этих правил.
 
-Переписка:
-{transcript}"""
+{examples}"""
+
+# Calibration anchors: the same situations should get the same scores across runs and tenants.
+# Worded without criterion keys, so they fit any rubric; none of them is about a real customer.
+_EXAMPLES_RU = """Калибровка (вымышленные примеры, не из оцениваемой переписки):
+Пример 1. Клиент спросил цену в 10:02, менеджер в 10:06 назвал цену, условия оплаты и спросил, \
+к какому сроку нужна поставка. Скорость ответа — 95, выявление потребности — 80, следующий шаг \
+не назван — 40.
+Пример 2. Клиент написал вечером в пятницу, менеджер ответил в понедельник в 9:10 без извинений \
+и без ответа на вопрос. Скорость — 30, тон — 50, риск customer_waiting, если клиент так и не \
+получил ответа по существу.
+Пример 3. Клиент сказал «дорого, у конкурента дешевле». Менеджер выяснил, с чем сравнивает клиент, \
+объяснил разницу в гарантии и предложил рассрочку; клиент согласился подумать до четверга. \
+Возражение отработано, competitor_mentioned, следующий шаг согласован (что и когда) — 85.
+Пример 4. Менеджер отвечает односложно («да», «нет», «смотрите сайт»), не здоровается и не \
+называет себя. Тон — 20, презентация — 10, rude_or_careless_tone.
+Пример 5. Менеджер прислал коммерческое предложение файлом и написал: «Созвонимся завтра в 11:00, \
+удобно?» — клиент подтвердил. Следующий шаг согласован — 100, даже если сделка ещё не закрыта.
+Пример 6. Клиент перестал отвечать после названной цены, менеджер больше не писал. Отработка \
+возражений — 20: молчание после цены — скрытое возражение, которое менеджер не выяснил; риски \
+customer_lost_interest и no_next_step.
+Пример 7. Переписка состоит из одного входящего сообщения клиента без ответа. Критерии, которые \
+нельзя проверить, оценивай низко и объясняй причиной «менеджер не ответил»; не придумывай \
+цитаты.
+Пример 8. Клиент грубит, менеджер сохраняет вежливый тон и переводит разговор к делу. Тон \
+менеджера — 90: оценивается менеджер, а не клиент.
+Пример 9. Менеджер обещал перезвонить «на днях» без даты. Следующий шаг не согласован — \
+это не конкретный шаг; ставь не выше 30 и флаг no_next_step.
+Пример 10. Цитата-доказательство — всегда дословный фрагмент сообщения из переписки, не \
+пересказ; если подходящей цитаты нет, оставь пустую строку, а не пиши общую фразу.
+Пример 11. Сообщения до отмеченного периода — контекст: не снижай оценку за старые ошибки, \
+если в отмеченном периоде менеджер работал хорошо, но упомяни их в summary, если они важны.
+Пример 12. Голосовое сообщение или файл без текста отмечены меткой; не угадывай их содержание \
+и не оценивай то, чего не видно в тексте."""
+
+_TRANSCRIPT_RU = "Переписка:\n{transcript}"
 
 
-def build_prompt(transcript: str, rubric: Rubric, language: str = "ru") -> str:
-    """The full prompt for one dialog in the tenant's language (Russian wording, answer language set)."""
+@dataclass(frozen=True)
+class Prompt:
+    """One dialog's request: ``instructions`` (the system instruction, the cached prefix) and
+    ``transcript`` (the contents)."""
+
+    instructions: str
+    transcript: str
+
+    @property
+    def text(self) -> str:
+        """Both parts as one string, in the order the model reads them."""
+        return f"{self.instructions}\n\n{self.transcript}"
+
+
+def build_instructions(rubric: Rubric, language: str = "ru") -> str:
+    """The stable prefix: identical for every dialog of a tenant with this rubric and language."""
     criteria = "\n".join(f"- {c.key} — {c.title} — {c.weight}% — {c.description}" for c in rubric.criteria)
     lang = _LANGUAGE_NAMES.get(language, language or "русском")
-    return _TEMPLATE_RU.format(criteria=criteria, language=lang, transcript=transcript)
+    return _TEMPLATE_RU.format(criteria=criteria, language=lang, examples=_EXAMPLES_RU)
+
+
+def build_prompt(transcript: str, rubric: Rubric, language: str = "ru") -> Prompt:
+    """The request for one dialog in the tenant's language (Russian wording, answer language set)."""
+    return Prompt(build_instructions(rubric, language), _TRANSCRIPT_RU.format(transcript=transcript))
 
 
 def prompt_version(language: str = "ru") -> str:

@@ -53,7 +53,9 @@ class AnalysisSummary(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     thinking_tokens: int = 0
+    cached_tokens: int = 0
     cost_usd: float = 0.0
+    cost_unknown: int = 0  # results of a model the pricing table does not price
     stopped: str | None = None
     stopped_kind: str | None = None
 
@@ -96,13 +98,20 @@ create table if not exists {table} (
     input_tokens    integer     not null default 0,
     output_tokens   integer     not null default 0,
     thinking_tokens integer     not null default 0,
+    cached_input_tokens integer not null default 0,
     cost_usd        numeric(12, 6),
+    mode            text        not null default 'online',
     status          text        not null check (status in ('ok', 'failed', 'skipped')),
     error           text,
     analyzed_at     timestamptz not null default now(),
     primary key (dialog_id, window_start, window_end)
 )
 """
+
+_ADDED_COLUMNS = {
+    "cached_input_tokens": "integer not null default 0",
+    "mode": "text not null default 'online'",
+}
 
 _COLUMNS = [
     "tenant_slug",
@@ -124,7 +133,9 @@ _COLUMNS = [
     "input_tokens",
     "output_tokens",
     "thinking_tokens",
+    "cached_input_tokens",
     "cost_usd",
+    "mode",
     "status",
     "error",
     "analyzed_at",
@@ -137,6 +148,10 @@ def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
     table = sql.Identifier(schema, "dialog_analyses")
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL(_DDL).format(table=table))
+    for column, ddl in _ADDED_COLUMNS.items():  # tables created before the column existed
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists {} " + ddl).format(table, sql.Identifier(column))
+        )
     conn.execute(
         sql.SQL("create index if not exists {} on {} (window_start, window_end)").format(
             sql.Identifier("dialog_analyses_window_idx"), table
@@ -225,7 +240,9 @@ def _result_row(
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
         "thinking_tokens": result.thinking_tokens,
+        "cached_input_tokens": result.cached_tokens,
         "cost_usd": result.cost_usd,
+        "mode": result.mode,
         "status": result.status,
         "error": result.error,
         "overall_score": None,
@@ -332,6 +349,7 @@ def analyze_window(
                 summary.unchanged += 1
             else:  # same content scored under another window: reuse it, no new spend
                 reused = {**prev, **base, "input_tokens": 0, "output_tokens": 0, "thinking_tokens": 0}
+                reused |= {"cached_input_tokens": 0}
                 reused |= {"cost_usd": 0, "error": None}
                 for key in ("criteria", "objections", "next_step", "risk_flags"):
                     reused[key] = _jsonb(reused[key])
@@ -348,7 +366,10 @@ def analyze_window(
             summary.input_tokens += result.input_tokens
             summary.output_tokens += result.output_tokens
             summary.thinking_tokens += result.thinking_tokens
+            summary.cached_tokens += result.cached_tokens
             summary.cost_usd = round(summary.cost_usd + (result.cost_usd or 0.0), 6)
+            if result.cost_usd is None and result.input_tokens:
+                summary.cost_unknown += 1
             if result.status == "ok":
                 summary.analyzed += 1
             else:

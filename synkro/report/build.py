@@ -124,7 +124,8 @@ def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list
     cur = conn.execute(
         sql.SQL(
             "select dialog_id, status, overall_score, criteria, risk_flags, summary, recommendation, error, "
-            "model, input_tokens, output_tokens, thinking_tokens, cost_usd from {} "
+            "model, input_tokens, output_tokens, thinking_tokens, cached_input_tokens, cost_usd, mode "
+            "from {} "
             "where window_start = %s and window_end = %s"
         ).format(sql.Identifier(schema, "dialog_analyses")),
         (window.start, window.end),
@@ -304,6 +305,10 @@ def build_report(
         spend.input_tokens += a["input_tokens"] or 0
         spend.output_tokens += a["output_tokens"] or 0
         spend.thinking_tokens += a["thinking_tokens"] or 0
+        spend.cached_tokens += a["cached_input_tokens"] or 0
+        spend.batch_dialogs += a["mode"] == "batch"
+        if a["cost_usd"] is None and (a["input_tokens"] or 0) > 0:
+            spend.unpriced_dialogs += 1
         spend.model = spend.model or a["model"]
     spend.cost_usd = round(spend.cost_usd, 4)
     report.ai_spend = spend
