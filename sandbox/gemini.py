@@ -1,4 +1,4 @@
-"""Gemini Developer API emulator (``generateContent``, ``countTokens``, ``models``) for the sandbox.
+"""Gemini Developer API emulator (``generateContent``, ``countTokens``, ``models``, batches, files).
 
 Mounted at ``/gemini``; google-genai is pointed at it with
 ``HttpOptions(base_url="<sandbox>/gemini", api_version="v1beta")`` and keeps that path prefix.
@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import faults
+from sandbox.gemini_batch import BatchEmulator, BatchStore
 from sandbox.gemini_cache import ImplicitCache, request_prefix_text
 from sandbox.gemini_heuristic import assess
 from sandbox.gemini_models import GeminiModel, find_model, listed_models, today_utc
@@ -79,6 +80,7 @@ class GeminiStore:
     queued: list[QueuedError] = field(default_factory=list)
     key_states: dict[str, str] = field(default_factory=dict)
     cache: ImplicitCache = field(default_factory=ImplicitCache)
+    batch: BatchStore = field(default_factory=BatchStore)
     # Fixed date for model lifecycle decisions (tests); None means today (UTC).
     today: date | None = None
 
@@ -89,6 +91,15 @@ def store(state: SandboxState) -> GeminiStore:
         data = GeminiStore()
         state.service_data[SERVICE] = data
     return data
+
+
+def batches(state: SandboxState) -> BatchEmulator:
+    """The Batch/Files API over this state; each batch request is answered as generateContent."""
+
+    async def generate(key: str, version: str, model_id: str, body: dict[str, Any]) -> Response:
+        return await generate_content(state, key, version, model_id, body)
+
+    return BatchEmulator(store(state).batch, generate)
 
 
 # -- Google-shaped errors ------------------------------------------------------------------------
@@ -551,7 +562,63 @@ async def model_endpoint(request: Request) -> Response:
         return await generate_content(state, key, version, model_id, body)
     if method == "countTokens":
         return await count_tokens(state, version, model_id, body)
+    if method == "batchGenerateContent":
+        model = find_model(model_id, version, store(state).today or today_utc())
+        if model is None or "generateContent" not in model.methods:
+            return model_not_found(model_id, version, method)
+        return await batches(state).create(key, version, model_id, body)
     return google_error(404, f"Method {method or '(none)'} is not found for models/{model_id}.")
+
+
+async def _authorized(request: Request, body: Any = None) -> tuple[SandboxState, Response | None]:
+    state: SandboxState = request.app.state.sandbox
+    error, _ = await _admit(state, request, body)
+    if error is None and request.path_params.get("version") not in API_VERSIONS:
+        error = google_error(404, f"Unknown API version {request.path_params.get('version')}.")
+    return state, error
+
+
+def _base(request: Request) -> str:
+    return (
+        str(request.url).split("/" + request.path_params["version"] + "/", 1)[0]
+        + "/"
+        + request.path_params["version"]
+    )
+
+
+async def batch_endpoint(request: Request) -> Response:
+    """``GET /{version}/batches/{id}`` and ``POST /{version}/batches/{id}:cancel``."""
+    state, error = await _authorized(request)
+    if error is not None:
+        return error
+    batch_id, _, method = request.path_params["target"].partition(":")
+    name = f"batches/{batch_id}"
+    if request.method == "GET" and not method:
+        return await batches(state).get(name, _base(request))
+    if request.method == "POST" and method == "cancel":
+        return await batches(state).cancel(name, _base(request))
+    return google_error(404, f"Method {method or request.method} is not found for {name}.")
+
+
+async def upload_endpoint(request: Request) -> Response:
+    """Starting an upload needs the key; the chunks go to the session URL, whose id is the credential
+    (the SDK sends them without the key, as to the real upload URL)."""
+    state: SandboxState = request.app.state.sandbox
+    if request.query_params.get("upload_id") in store(state).batch.uploads:
+        return await batches(state).upload(request)
+    state, error = await _authorized(request)
+    return error if error is not None else await batches(state).upload(request)
+
+
+async def file_endpoint(request: Request) -> Response:
+    """``GET /{version}/files/{id}`` (metadata) and ``GET /{version}/files/{id}:download?alt=media``."""
+    state, error = await _authorized(request)
+    if error is not None:
+        return error
+    file_id, _, method = request.path_params["target"].partition(":")
+    if method not in ("", "download"):
+        return google_error(404, f"Method {method} is not found for files/{file_id}.")
+    return await batches(state).file(f"files/{file_id}", method == "download", _base(request))
 
 
 def build_app(state: SandboxState) -> Starlette:
@@ -560,6 +627,9 @@ def build_app(state: SandboxState) -> Starlette:
         routes=[
             Route("/{version}/models", list_models, methods=["GET"]),
             Route("/{version}/models/{target}", model_endpoint, methods=["GET", "POST"]),
+            Route("/{version}/batches/{target}", batch_endpoint, methods=["GET", "POST"]),
+            Route("/upload/{version}/files", upload_endpoint, methods=["POST"]),
+            Route("/{version}/files/{target}", file_endpoint, methods=["GET"]),
         ]
     )
     app.state.sandbox = state
@@ -611,7 +681,11 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         store(state).today = date.fromisoformat(value) if value else None
         return JSONResponse({"today": value})
 
+    async def configure_batches(request: Request) -> Response:
+        return batches(state).configure(await request.json())
+
     return [
+        Route("/batches", configure_batches, methods=["POST"]),
         Route("/requests", requests_log, methods=["GET", "DELETE"]),
         Route("/errors", queue_errors, methods=["POST"]),
         Route("/keys", set_key, methods=["POST"]),

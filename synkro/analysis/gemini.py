@@ -243,8 +243,8 @@ class BatchOutcome:
         return sum(r.input_tokens + r.output_tokens + r.thinking_tokens for r in self.results)
 
 
-class _Malformed(Exception):
-    pass
+class Malformed(Exception):
+    """An answer that is empty, truncated or does not match the schema."""
 
 
 def estimate_tokens(prompt: Prompt, max_output_tokens: int = 2000) -> int:
@@ -271,7 +271,8 @@ class GeminiAnalyzer:
         return f"GeminiAnalyzer({self.settings!r})"
 
     # -- one call -------------------------------------------------------------------------------
-    def _config(self, instructions: str) -> types.GenerateContentConfig:
+    def request_config(self, instructions: str) -> types.GenerateContentConfig:
+        """The generation config of one dialog's request (online and batch alike)."""
         config = types.GenerateContentConfig(
             system_instruction=instructions,
             response_mime_type="application/json",
@@ -293,7 +294,9 @@ class GeminiAnalyzer:
             try:
                 try:
                     return self.client.models.generate_content(
-                        model=model, contents=prompt.transcript, config=self._config(prompt.instructions)
+                        model=model,
+                        contents=prompt.transcript,
+                        config=self.request_config(prompt.instructions),
                     )
                 finally:
                     if slot is not None:
@@ -326,22 +329,22 @@ class GeminiAnalyzer:
                 del exc
 
     @staticmethod
-    def _parse(response: types.GenerateContentResponse) -> DialogAnalysis:
+    def parse(response: types.GenerateContentResponse) -> DialogAnalysis:
         candidates = response.candidates or []
         if not candidates:
-            raise _Malformed("no candidates in the answer")
+            raise Malformed("no candidates in the answer")
         reason = candidates[0].finish_reason
         if reason == types.FinishReason.MAX_TOKENS:
-            raise _Malformed("answer truncated (finish_reason MAX_TOKENS)")
+            raise Malformed("answer truncated (finish_reason MAX_TOKENS)")
         if reason not in (None, types.FinishReason.STOP, types.FinishReason.FINISH_REASON_UNSPECIFIED):
-            raise _Malformed(f"answer stopped early (finish_reason {getattr(reason, 'value', reason)})")
+            raise Malformed(f"answer stopped early (finish_reason {getattr(reason, 'value', reason)})")
         text = response.text or ""
         try:
             return DialogAnalysis.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
-            raise _Malformed(f"answer does not match the schema ({where}: {first.get('msg')})") from None
+            raise Malformed(f"answer does not match the schema ({where}: {first.get('msg')})") from None
 
     def analyze(self, job: DialogJob) -> DialogResult:
         """Score one dialog; a malformed or truncated answer is retried once, then marked failed."""
@@ -373,8 +376,8 @@ class GeminiAnalyzer:
                 result.thinking_tokens += usage.thoughts_token_count or 0
                 result.cached_tokens += usage.cached_content_token_count or 0
             try:
-                result.analysis = self._parse(response)
-            except _Malformed as exc:
+                result.analysis = self.parse(response)
+            except Malformed as exc:
                 result.error = f"malformed answer after {attempt} attempt(s): {exc}"
                 continue
             result.status, result.error = "ok", None
@@ -383,25 +386,35 @@ class GeminiAnalyzer:
         return result
 
     # -- many calls -----------------------------------------------------------------------------
-    def analyze_many(
-        self, jobs: Iterable[DialogJob], on_result: Callable[[DialogResult], None] | None = None
-    ) -> BatchOutcome:
-        """Run jobs concurrently within the RPM; enforce max dialogs / max tokens; stop on fatal errors.
-
-        ``on_result`` is called (under a lock) as each dialog finishes, so callers can persist rows
-        immediately and keep what was done if the run stops.
-        """
-        outcome = BatchOutcome()
-        lock = threading.Lock()
-        stop = threading.Event()
-        tokens_spent = 0
-        tokens_reserved = 0
+    def admit(self, jobs: Iterable[DialogJob], outcome: BatchOutcome) -> list[tuple[DialogJob, int]]:
+        """Jobs within ``max_dialogs``, with their token estimates; the rest go to ``left_out``."""
         accepted: list[tuple[DialogJob, int]] = []
         for job in jobs:
             if self.settings.max_dialogs is not None and len(accepted) >= self.settings.max_dialogs:
                 outcome.left_out[job.dialog_id] = f"budget: max {self.settings.max_dialogs} dialogs per run"
                 continue
             accepted.append((job, estimate_tokens(job.prompt, self.settings.max_output_tokens)))
+        return accepted
+
+    def analyze_many(
+        self,
+        jobs: Iterable[DialogJob],
+        on_result: Callable[[DialogResult], None] | None = None,
+        *,
+        already_spent: int = 0,
+    ) -> BatchOutcome:
+        """Run jobs concurrently within the RPM; enforce max dialogs / max tokens; stop on fatal errors.
+
+        ``on_result`` is called (under a lock) as each dialog finishes, so callers can persist rows
+        immediately and keep what was done if the run stops. ``already_spent``: tokens this run
+        spent before (a batch whose gaps are filled online), counted against ``max_tokens``.
+        """
+        outcome = BatchOutcome()
+        lock = threading.Lock()
+        stop = threading.Event()
+        tokens_spent = already_spent
+        tokens_reserved = 0
+        accepted = self.admit(jobs, outcome)
 
         def work(job: DialogJob, estimate: int) -> None:
             nonlocal tokens_spent, tokens_reserved

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
+from synkro.analysis.batch import BatchAnalyzer, BatchPolicy
 from synkro.analysis.gemini import (
     DialogJob,
     DialogResult,
@@ -56,6 +59,8 @@ class AnalysisSummary(BaseModel):
     cached_tokens: int = 0
     cost_usd: float = 0.0
     cost_unknown: int = 0  # results of a model the pricing table does not price
+    mode: str = "online"  # online | batch (answers a batch did not give are scored online)
+    batch: dict[str, Any] | None = None  # the batch's name, state, answered/online counts, note
     stopped: str | None = None
     stopped_kind: str | None = None
 
@@ -281,14 +286,18 @@ def analyze_window(
     *,
     timezone: str,
     analyzer: GeminiAnalyzer | None = None,
+    scheduled: bool = False,
+    progress: Callable[[str], None] | None = None,
+    batch_policy: BatchPolicy | None = None,
 ) -> AnalysisSummary:
     """Score every dialog with activity in [window_start, window_end) that changed since last scored.
 
     ``settings``: the tenant's settings (language, rubric, mask_pii, context_messages, the AI budget
     ai_max_dialogs / ai_max_tokens, gemini_rpm); ``timezone``: the tenant's, for the transcript's
     local times. ``gemini_config``: the tenant's Gemini config (api_key, model, base_url,
-    api_version, ...). Raises AnalysisStopped (after writing what was done) when Gemini refuses in
-    a way no retry fixes.
+    api_version, ...). ``scheduled``: a nightly run, which goes through the Batch API when the
+    tenant's ``ai_batch`` is ``auto`` (``always``: every run; ``never``: none). Raises
+    AnalysisStopped (after writing what was done) when Gemini refuses in a way no retry fixes.
     """
     language = settings.language
     rubric = rubric_from_settings(settings.rubric)
@@ -300,6 +309,7 @@ def analyze_window(
         rpm=settings.gemini_rpm,
     )
     analyzer = analyzer or GeminiAnalyzer(gemini)
+    use_batch = settings.ai_batch == "always" or (settings.ai_batch == "auto" and scheduled)
     p_version = prompt_version(language)
     summary = AnalysisSummary(
         tenant_slug=slug,
@@ -377,7 +387,16 @@ def analyze_window(
                 summary.failures[result.dialog_id] = result.error or "unknown error"
 
     calls_before = analyzer.calls
-    outcome = analyzer.analyze_many(jobs, on_result=on_result) if jobs else None
+    runner: GeminiAnalyzer | BatchAnalyzer = analyzer
+    if use_batch:
+        policy = batch_policy or BatchPolicy(max_wait_seconds=settings.ai_batch_max_wait_minutes * 60)
+        runner = BatchAnalyzer(
+            analyzer, policy, display_name=f"synkro-{slug}-{window_start:%Y%m%d}", progress=progress
+        )
+        summary.mode = "batch"
+    outcome = runner.analyze_many(jobs, on_result=on_result) if jobs else None
+    if isinstance(runner, BatchAnalyzer) and jobs:
+        summary.batch = asdict(runner.report)
     summary.gemini_calls = analyzer.calls - calls_before
     if outcome is not None:
         summary.left_out = dict(outcome.left_out)

@@ -51,6 +51,16 @@ class TenantSettings(BaseModel):
     )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
+    ai_batch: Literal["auto", "never", "always"] = Field(
+        "auto",
+        description="Gemini Batch API at half price: auto = scheduled runs only (forced runs stay online)",
+    )
+    ai_batch_max_wait_minutes: int = Field(
+        90,
+        ge=1,
+        le=24 * 60,
+        description="How long a run waits for its Gemini batch before scoring the rest online",
+    )
     phone_region: str = Field("RU", description="Default region for numbers without a country code")
     language: str = Field("ru", description="Language of transcripts and of the LLM's verdict texts")
     gemini_rpm: int = Field(10, ge=1, le=10_000, description="Requests per minute to Gemini for this tenant")
