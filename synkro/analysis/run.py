@@ -13,13 +13,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
+from synkro.analysis import budget
 from synkro.analysis.batch import BatchAnalyzer, BatchPolicy
 from synkro.analysis.gemini import (
     DialogJob,
@@ -28,6 +29,7 @@ from synkro.analysis.gemini import (
     GeminiFatalError,
     GeminiSettings,
 )
+from synkro.analysis.pricing import Mode
 from synkro.analysis.prompt import build_prompt, prompt_version
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.analysis.transcript import Message, build_transcript
@@ -61,6 +63,7 @@ class AnalysisSummary(BaseModel):
     cost_unknown: int = 0  # results of a model the pricing table does not price
     mode: str = "online"  # online | batch (answers a batch did not give are scored online)
     batch: dict[str, Any] | None = None  # the batch's name, state, answered/online counts, note
+    budget: dict[str, Any] | None = None  # the monthly budget: limit, spent before, left out
     stopped: str | None = None
     stopped_kind: str | None = None
 
@@ -320,6 +323,8 @@ def analyze_window(
         prompt_version=p_version,
     )
     ensure_analysis_table(conn, slug)
+    budget.ensure_spend_table(conn, slug)
+    conn.commit()
     dialogs = _read_messages(conn, slug, window_start, window_end, context)
     summary.dialogs_in_window = len(dialogs)
     previous = _previous_ok(conn, slug, list(dialogs))
@@ -368,10 +373,37 @@ def analyze_window(
             continue
         jobs.append(DialogJob(dialog_id, build_prompt(transcript.text, rubric, language)))
 
+    # What the budget buys must matter most: open deals, waiting customers, large deals first.
+    order = budget.priorities(conn, slug, [j.dialog_id for j in jobs], window_end)
+    jobs.sort(key=lambda j: order.get(j.dialog_id, budget.Priority()).key(j.dialog_id))
+    budget_left_out: dict[str, str] = {}
+    mode: Mode = "batch" if use_batch else "online"
+    if settings.ai_monthly_budget_usd is not None and jobs:
+        jobs, budget_left_out, summary.budget = _within_monthly_budget(
+            conn,
+            slug,
+            jobs,
+            settings.ai_monthly_budget_usd,
+            gemini,
+            mode,
+            timezone,
+        )
+
     write_lock = threading.Lock()
 
     def on_result(result: DialogResult) -> None:
         with write_lock:
+            if result.input_tokens or result.output_tokens:
+                budget.record_spend(
+                    conn,
+                    slug,
+                    "analysis",
+                    dialog_id=result.dialog_id,
+                    model=result.model,
+                    mode=result.mode,
+                    usage=result.usage(),
+                    cost=result.cost_usd,
+                )
             _upsert(conn, slug, _result_row(result, base, hashes[result.dialog_id], rubric.keys()))
             summary.input_tokens += result.input_tokens
             summary.output_tokens += result.output_tokens
@@ -398,27 +430,66 @@ def analyze_window(
     if isinstance(runner, BatchAnalyzer) and jobs:
         summary.batch = asdict(runner.report)
     summary.gemini_calls = analyzer.calls - calls_before
-    if outcome is not None:
-        summary.left_out = dict(outcome.left_out)
-        for dialog_id, reason in outcome.left_out.items():
-            if reason.startswith("budget"):
-                _upsert(
-                    conn,
-                    slug,
-                    {
-                        **base,
-                        "dialog_id": dialog_id,
-                        "transcript_hash": hashes[dialog_id],
-                        "model": gemini.model,
-                        "status": "skipped",
-                        "error": reason,
-                    },
-                )
-        if outcome.fatal is not None:
-            fatal: GeminiFatalError = outcome.fatal
-            summary.stopped, summary.stopped_kind = str(fatal), fatal.kind
-            raise AnalysisStopped(str(fatal), summary, fatal.kind)
+    left_out = {**budget_left_out, **(outcome.left_out if outcome is not None else {})}
+    summary.left_out = left_out
+    for dialog_id, reason in left_out.items():
+        if reason.startswith("budget"):
+            _upsert(
+                conn,
+                slug,
+                {
+                    **base,
+                    "dialog_id": dialog_id,
+                    "transcript_hash": hashes[dialog_id],
+                    "model": gemini.model,
+                    "status": "skipped",
+                    "error": reason,
+                },
+            )
+    if outcome is not None and outcome.fatal is not None:
+        fatal: GeminiFatalError = outcome.fatal
+        summary.stopped, summary.stopped_kind = str(fatal), fatal.kind
+        raise AnalysisStopped(str(fatal), summary, fatal.kind)
     return summary
+
+
+def _within_monthly_budget(
+    conn: psycopg.Connection,
+    slug: str,
+    jobs: list[DialogJob],
+    monthly_usd: float,
+    gemini: GeminiSettings,
+    mode: Mode,
+    timezone: str,
+) -> tuple[list[DialogJob], dict[str, str], dict[str, Any]]:
+    """The jobs (in priority order) whose estimated cost fits what the month has left."""
+    since = budget.month_start(datetime.now(UTC), timezone)
+    spent = budget.month_spent(conn, slug, since)
+    remaining = monthly_usd - spent
+    admitted: list[DialogJob] = []
+    left_out: dict[str, str] = {}
+    planned = 0.0
+    reached = f"{budget.BUDGET_REASON} of ${monthly_usd:.2f} reached (${spent:.2f} spent since {since:%d.%m})"
+    for job in jobs:
+        estimate = budget.estimated_cost(gemini, len(job.prompt.text), mode)
+        if estimate is None:
+            left_out[job.dialog_id] = (
+                f"{budget.BUDGET_REASON}: model {gemini.model} has no known price, so the spend cannot be "
+                "checked; set price_input_per_million / price_output_per_million in the Gemini config"
+            )
+        elif planned + estimate > remaining:
+            left_out[job.dialog_id] = reached
+        else:
+            planned += estimate
+            admitted.append(job)
+    figures = {
+        "monthly_usd": monthly_usd,
+        "spent_before_usd": round(spent, 6),
+        "planned_usd": round(planned, 6),
+        "left_out": len(left_out),
+        "since": since.isoformat(),
+    }
+    return admitted, left_out, figures
 
 
 def summary_json(summary: AnalysisSummary) -> str:

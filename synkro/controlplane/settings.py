@@ -51,6 +51,11 @@ class TenantSettings(BaseModel):
     )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
+    ai_monthly_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="AI spend cap per calendar month in USD (analysis and bot); none = no cap",
+    )
     ai_batch: Literal["auto", "never", "always"] = Field(
         "auto",
         description="Gemini Batch API at half price: auto = scheduled runs only (forced runs stay online)",

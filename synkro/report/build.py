@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from synkro.analysis.budget import BUDGET_REASON
 from synkro.report.model import (
     AISpend,
     DialogHighlight,
@@ -272,7 +273,13 @@ def build_report(
     else:
         report.analysis_available = False
         report.notes.append("Оценки качества недоступны: анализ диалогов не выполнен. Ниже — только метрики.")
-    if ok and q.not_analyzed:
+    over_budget = sum(1 for a in rows if (a["error"] or "").startswith(BUDGET_REASON))
+    if over_budget:
+        report.notes.append(
+            f"Месячный бюджет на ИИ исчерпан: не оценено диалогов — {over_budget}. Сначала оценены открытые "
+            "сделки, клиенты, ждущие ответа, и крупные сделки."
+        )
+    if ok and q.not_analyzed > over_budget:
         report.notes.append(f"Не оценено диалогов: {q.not_analyzed} (ошибки анализа или лимит бюджета).")
 
     managers: dict[str, list[dict[str, Any]]] = {}
