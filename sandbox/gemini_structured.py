@@ -88,6 +88,8 @@ class SchemaFiller:
             if total:
                 weighted = sum(c.ratio * w for c, w in ratios if c is not None) / total
                 assessment.overall = max(0.0, weighted - (0.1 if assessment.lost_interest else 0.0))
+            if assessment.injected:  # the gullible answer claims the top score whatever the criteria
+                assessment.overall = 1.0
             self.ctx = _Ctx(assessment, prompt)
         scale = _SCALE_RE.search(prompt)
         self.prompt_scale = (

@@ -81,7 +81,7 @@ def test_every_dialog_shares_the_instructions_and_only_the_transcript_differs() 
         for t in ("[29.11 10:00] клиент: Цена?", "[29.11 11:00] клиент: Адрес?")
     )
     assert a.instructions == b.instructions
-    assert "Цена?" not in a.instructions and a.transcript.endswith("Цена?")
+    assert "Цена?" not in a.instructions and "Цена?" in a.transcript
     assert build_prompt("x", DEFAULT_RUBRIC, "en").instructions != a.instructions  # the language is in it
     # long enough for implicit caching (1,024 tokens on Flash) even at 4 characters per token
     assert len(a.instructions) // 4 >= 1024

@@ -4,6 +4,12 @@ Why this shape: the analysis step must be cheap to re-run. A dialog is sent to G
 its transcript, the rubric, the prompt or the model changed since it was last scored; every result
 is written (and committed) as soon as it arrives, so a run stopped by an invalid key or an
 exhausted quota keeps everything it already paid for.
+
+Only the window a run is asked to score is touched: a new rubric version re-scores a dialog when
+a run covers its day, never all of history at once. The row a re-score replaces is kept in
+``dialog_analysis_history`` (see ``synkro.analysis.history``), so ``dialog_analyses`` always holds
+the current verdict per dialog and window (what reports and marts read) and every rubric version
+that ever scored a dialog stays visible.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -31,8 +37,11 @@ from synkro.analysis.gemini import (
 )
 from synkro.analysis.pricing import Mode
 from synkro.analysis.prompt import build_prompt, prompt_version
-from synkro.analysis.rubric import rubric_from_settings
-from synkro.analysis.transcript import Message, build_transcript
+from synkro.analysis.rubric import Rubric, rubric_from_settings
+from synkro.analysis.scoring import risk_flags, score_dialog
+from synkro.analysis.transcript import Message, build_transcript, transcript_hash
+from synkro.report.build import left_waiting_dialogs
+from synkro.report.model import ReportWindow
 
 if TYPE_CHECKING:
     from synkro.controlplane.settings import TenantSettings
@@ -46,6 +55,7 @@ class AnalysisSummary(BaseModel):
     window_end: datetime
     model: str
     rubric_version: str
+    rubric_number: int = 0
     prompt_version: str
     dialogs_in_window: int = 0
     analyzed: int = 0
@@ -112,14 +122,27 @@ create table if not exists {table} (
     status          text        not null check (status in ('ok', 'failed', 'skipped')),
     error           text,
     analyzed_at     timestamptz not null default now(),
+    rubric_number   integer,
+    model_overall_score integer,
     primary key (dialog_id, window_start, window_end)
 )
 """
 
-_ADDED_COLUMNS = {
-    "cached_input_tokens": "integer not null default 0",
-    "mode": "text not null default 'online'",
-}
+# Columns added after the first release: tenants' existing tables get them on the next run.
+_ADDED_COLUMNS = (
+    ("rubric_number", "integer"),
+    ("model_overall_score", "integer"),
+    ("cached_input_tokens", "integer not null default 0"),
+    ("mode", "text not null default 'online'"),
+)
+
+_HISTORY_DDL = """
+create table if not exists {history} (
+    history_id    bigserial   primary key,
+    like {table} including defaults,
+    superseded_at timestamptz not null default now()
+)
+"""
 
 _COLUMNS = [
     "tenant_slug",
@@ -147,19 +170,35 @@ _COLUMNS = [
     "status",
     "error",
     "analyzed_at",
+    "rubric_number",
+    "model_overall_score",
 ]
 
 
+def _add_columns(conn: psycopg.Connection, table: sql.Identifier) -> None:
+    for name, kind in _ADDED_COLUMNS:
+        add = sql.SQL("alter table {} add column if not exists {} " + kind)
+        conn.execute(add.format(table, sql.Identifier(name)))
+
+
 def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
-    """Create ``<slug>_analysis.dialog_analyses`` if missing (the dbt source ``analysis``)."""
+    """Create ``<slug>_analysis.dialog_analyses`` and its history if missing (the dbt source ``analysis``).
+
+    Tables of tenants created before a column existed gain it here (``add column if not exists``).
+    """
     schema = analysis_schema(slug)
     table = sql.Identifier(schema, "dialog_analyses")
+    history = sql.Identifier(schema, "dialog_analysis_history")
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL(_DDL).format(table=table))
-    for column, ddl in _ADDED_COLUMNS.items():  # tables created before the column existed
-        conn.execute(
-            sql.SQL("alter table {} add column if not exists {} " + ddl).format(table, sql.Identifier(column))
+    _add_columns(conn, table)
+    conn.execute(sql.SQL(_HISTORY_DDL).format(history=history, table=table))
+    _add_columns(conn, history)
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} (dialog_id)").format(
+            sql.Identifier("dialog_analysis_history_dialog_idx"), history
         )
+    )
     conn.execute(
         sql.SQL("create index if not exists {} on {} (window_start, window_end)").format(
             sql.Identifier("dialog_analyses_window_idx"), table
@@ -168,8 +207,27 @@ def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
     conn.commit()
 
 
+def _archive(conn: psycopg.Connection, slug: str, row: dict[str, Any]) -> None:
+    """Copy the successful verdict a new row is about to replace into the history (same transaction)."""
+    schema = analysis_schema(slug)
+    cols = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
+    conn.execute(
+        sql.SQL(
+            "insert into {h} ({cols}) select {cols} from {t} "
+            "where dialog_id = %(dialog_id)s and window_start = %(window_start)s "
+            "and window_end = %(window_end)s and status = 'ok'"
+        ).format(
+            h=sql.Identifier(schema, "dialog_analysis_history"),
+            t=sql.Identifier(schema, "dialog_analyses"),
+            cols=cols,
+        ),
+        {k: row[k] for k in ("dialog_id", "window_start", "window_end")},
+    )
+
+
 def _upsert(conn: psycopg.Connection, slug: str, row: dict[str, Any]) -> None:
     table = sql.Identifier(analysis_schema(slug), "dialog_analyses")
+    row = {**row, "analyzed_at": row.get("analyzed_at") or datetime.now().astimezone()}
     cols = [c for c in _COLUMNS if c in row]
     query = sql.SQL(
         "insert into {t} ({cols}) values ({vals}) on conflict (dialog_id, window_start, window_end) "
@@ -184,6 +242,7 @@ def _upsert(conn: psycopg.Connection, slug: str, row: dict[str, Any]) -> None:
             if c not in ("dialog_id", "window_start", "window_end")
         ),
     )
+    _archive(conn, slug, row)
     conn.execute(query, row)
     conn.commit()
 
@@ -237,13 +296,13 @@ def _jsonb(value: Any) -> psycopg.types.json.Jsonb:
 
 
 def _result_row(
-    result: DialogResult, base: dict[str, Any], transcript_hash: str, criteria_keys: list[str]
+    result: DialogResult, base: dict[str, Any], transcript: str, rubric: Rubric, customer_waiting: bool
 ) -> dict[str, Any]:
-    """One table row from a result; criteria the rubric does not know are dropped (models invent keys)."""
+    """One table row from a result, scored by us (``synkro.analysis.scoring``), not by the model."""
     row = {
         **base,
         "dialog_id": result.dialog_id,
-        "transcript_hash": transcript_hash,
+        "transcript_hash": transcript_hash(transcript),
         "model": result.model,
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
@@ -254,6 +313,7 @@ def _result_row(
         "status": result.status,
         "error": result.error,
         "overall_score": None,
+        "model_overall_score": None,
         "criteria": None,
         "objections": None,
         "next_step": None,
@@ -264,14 +324,16 @@ def _result_row(
     }
     a = result.analysis
     if a is not None:
+        verdict = score_dialog(rubric, a.criteria, transcript)
         row |= {
-            "overall_score": a.overall_score,
-            "criteria": _jsonb([c.model_dump(mode="json") for c in a.criteria if c.key in criteria_keys]),
+            "overall_score": verdict.overall_score,
+            "model_overall_score": a.overall_score,
+            "criteria": _jsonb(verdict.criteria),
             "objections": _jsonb([o.model_dump(mode="json") for o in a.objections]),
             "next_step": _jsonb(
                 {"agreed": a.next_step_agreed, "what": a.next_step_what, "when": a.next_step_when}
             ),
-            "risk_flags": _jsonb(sorted({f.value for f in a.risk_flags})),
+            "risk_flags": _jsonb(risk_flags((f.value for f in a.risk_flags), customer_waiting)),
             "sentiment": a.sentiment.value,
             "summary": a.summary,
             "recommendation": a.recommendation,
@@ -320,6 +382,7 @@ def analyze_window(
         window_end=window_end,
         model=gemini.model,
         rubric_version=rubric.version,
+        rubric_number=settings.rubric_version,
         prompt_version=p_version,
     )
     ensure_analysis_table(conn, slug)
@@ -328,16 +391,24 @@ def analyze_window(
     dialogs = _read_messages(conn, slug, window_start, window_end, context)
     summary.dialogs_in_window = len(dialogs)
     previous = _previous_ok(conn, slug, list(dialogs))
+    waiting = left_waiting_dialogs(
+        conn,
+        slug,
+        ReportWindow(start=window_start, end=window_end, timezone=timezone),
+        timedelta(minutes=settings.followup_window_minutes),
+    )
     base = {
         "tenant_slug": slug,
         "window_start": window_start,
         "window_end": window_end,
         "rubric_version": rubric.version,
+        "rubric_number": settings.rubric_version,
         "prompt_version": p_version,
     }
 
     jobs: list[DialogJob] = []
     hashes: dict[str, str] = {}
+    texts: dict[str, str] = {}
     for dialog_id, messages in sorted(dialogs.items()):
         transcript = build_transcript(
             messages,
@@ -348,6 +419,7 @@ def analyze_window(
             mask=settings.mask_pii,
         )
         hashes[dialog_id] = transcript.hash
+        texts[dialog_id] = transcript.text
         prev = previous.get(dialog_id)
         if prev and (
             prev["transcript_hash"],
@@ -364,8 +436,8 @@ def analyze_window(
                 summary.unchanged += 1
             else:  # same content scored under another window: reuse it, no new spend
                 reused = {**prev, **base, "input_tokens": 0, "output_tokens": 0, "thinking_tokens": 0}
-                reused |= {"cached_input_tokens": 0}
-                reused |= {"cost_usd": 0, "error": None}
+                reused |= {"cost_usd": 0, "error": None, "analyzed_at": None, "cached_input_tokens": 0}
+                reused["risk_flags"] = risk_flags(reused["risk_flags"] or [], dialog_id in waiting)
                 for key in ("criteria", "objections", "next_step", "risk_flags"):
                     reused[key] = _jsonb(reused[key])
                 _upsert(conn, slug, reused)
@@ -393,18 +465,20 @@ def analyze_window(
 
     def on_result(result: DialogResult) -> None:
         with write_lock:
+            dialog_id = result.dialog_id
             if result.input_tokens or result.output_tokens:
                 budget.record_spend(
                     conn,
                     slug,
                     "analysis",
-                    dialog_id=result.dialog_id,
+                    dialog_id=dialog_id,
                     model=result.model,
                     mode=result.mode,
                     usage=result.usage(),
                     cost=result.cost_usd,
                 )
-            _upsert(conn, slug, _result_row(result, base, hashes[result.dialog_id], rubric.keys()))
+            row = _result_row(result, base, texts[dialog_id], rubric, dialog_id in waiting)
+            _upsert(conn, slug, row)
             summary.input_tokens += result.input_tokens
             summary.output_tokens += result.output_tokens
             summary.thinking_tokens += result.thinking_tokens

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from synkro.controlplane.errors import BadInputError
+from synkro.controlplane.rubrics import next_number, record_version, validated_rubric
 from synkro.controlplane.tables import tenant_settings
 from synkro.controlplane.tenants import validate_slug
 
@@ -137,7 +138,8 @@ class SettingsRepository:
         return TenantSettings.model_validate(stored or {})
 
     def update_settings(self, slug: str, actor: str | None = None, **changes: Any) -> TenantSettings:
-        """Validate and save changes; a changed `rubric` bumps `rubric_version` automatically."""
+        """Validate and save changes; a changed `rubric` is validated, bumps `rubric_version` and is
+        recorded as that numbered version (``synkro.controlplane.rubrics``) in the same transaction."""
         validate_slug(slug)
         if not changes:
             return self.get_settings(slug)
@@ -152,12 +154,20 @@ class SettingsRepository:
             ).scalar()
             current = TenantSettings.model_validate(stored or {})
             data = current.model_dump(mode="json") | changes
-            if "rubric" in changes and changes["rubric"] != current.rubric:
-                data["rubric_version"] = current.rubric_version + 1
+            new_rubric = None
+            if "rubric" in changes:
+                new_rubric = validated_rubric(changes["rubric"])
+                data["rubric"] = None if changes["rubric"] is None else new_rubric.model_dump(mode="json")
+                if data["rubric"] == current.rubric:
+                    new_rubric = None  # the same rubric again: no new version
+                else:
+                    data["rubric_version"] = next_number(conn, tenant_id, current.rubric_version)
             try:
                 new = TenantSettings.model_validate(data)
             except ValidationError as exc:
                 raise BadInputError(settings_problems(exc)) from None
+            if new_rubric is not None:
+                record_version(conn, tenant_id, new.rubric_version, new_rubric, actor)
             conn.execute(
                 pg_insert(tenant_settings)
                 .values(tenant_id=tenant_id, settings=new.overrides())

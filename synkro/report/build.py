@@ -110,6 +110,17 @@ def _dialog_stats(
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
+def left_waiting_dialogs(
+    conn: psycopg.Connection, slug: str, window: ReportWindow, followup: timedelta
+) -> set[str]:
+    """Ids of the dialogs the report counts as "left waiting" in ``window``.
+
+    The one owner of that rule: the analysis sets its ``customer_waiting`` flag from this set
+    instead of believing the model, so the flag and the report's count never disagree.
+    """
+    return {s["dialog_id"] for s in _dialog_stats(conn, slug, window, followup) if s["left_waiting"]}
+
+
 def _median(values: list[float]) -> float | None:
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -147,7 +158,8 @@ def _highlight(
     a: dict[str, Any], stat: dict[str, Any] | None, amocrm_base_url: str | None
 ) -> DialogHighlight:
     criteria = _as_list(a.get("criteria"))
-    worst = min(criteria, key=lambda c: c.get("score", 100), default=None)
+    scored = [c for c in criteria if c.get("score") is not None]  # N/A criteria carry no score
+    worst = min(scored, key=lambda c: c["score"], default=None)
     lead_id = stat.get("lead_id") if stat else None
     return DialogHighlight(
         dialog_id=a["dialog_id"],

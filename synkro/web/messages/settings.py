@@ -330,9 +330,10 @@ MESSAGES = {
         "Phones, emails and card numbers are hidden before text goes to the AI.",
     ),
     "settings.rt.rubric": (
-        "Рубрика оценки: {which}, версия {version}. "
-        "Меняется командой `synkro settings set SLUG rubric=@file`.",
-        "Scoring rubric: {which}, version {version}. Changed with `synkro settings set SLUG rubric=@file`.",
+        "Рубрика оценки: {which}, версия {version}. Меняется на странице «Рубрика» "
+        "или командой `synkro settings set SLUG rubric=@file`.",
+        "Scoring rubric: {which}, version {version}. Changed on the Rubric page "
+        "or with `synkro settings set SLUG rubric=@file`.",
     ),
     "settings.rt.rubric_builtin": ("встроенная", "built-in"),
     "settings.rt.rubric_custom": ("своя", "custom"),
