@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from synkro.analysis import budget
 from synkro.analysis.batch import BatchAnalyzer, BatchPolicy
+from synkro.analysis.escalation import escalation_reason
 from synkro.analysis.gemini import (
     DialogJob,
     DialogResult,
@@ -74,6 +75,7 @@ class AnalysisSummary(BaseModel):
     mode: str = "online"  # online | batch (answers a batch did not give are scored online)
     batch: dict[str, Any] | None = None  # the batch's name, state, answered/online counts, note
     budget: dict[str, Any] | None = None  # the monthly budget: limit, spent before, left out
+    escalation: dict[str, Any] | None = None  # the cascade: model, re-scored dialogs and why
     stopped: str | None = None
     stopped_kind: str | None = None
 
@@ -134,6 +136,8 @@ _ADDED_COLUMNS = (
     ("model_overall_score", "integer"),
     ("cached_input_tokens", "integer not null default 0"),
     ("mode", "text not null default 'online'"),
+    ("confidence", "integer"),
+    ("escalation", "text"),
 )
 
 _HISTORY_DDL = """
@@ -167,6 +171,8 @@ _COLUMNS = [
     "cached_input_tokens",
     "cost_usd",
     "mode",
+    "confidence",
+    "escalation",
     "status",
     "error",
     "analyzed_at",
@@ -337,6 +343,7 @@ def _result_row(
             "sentiment": a.sentiment.value,
             "summary": a.summary,
             "recommendation": a.recommendation,
+            "confidence": a.confidence,
         }
     return row
 
@@ -421,6 +428,10 @@ def analyze_window(
         hashes[dialog_id] = transcript.hash
         texts[dialog_id] = transcript.text
         prev = previous.get(dialog_id)
+        # A verdict the stronger model gave (the cascade) stands for the bulk model too.
+        scored_by = gemini.model
+        if prev and prev.get("escalation") and prev["model"] == settings.ai_escalation_model:
+            scored_by = prev["model"]
         if prev and (
             prev["transcript_hash"],
             prev["rubric_version"],
@@ -430,7 +441,7 @@ def analyze_window(
             transcript.hash,
             rubric.version,
             p_version,
-            gemini.model,
+            scored_by,
         ):
             if (prev["window_start"], prev["window_end"]) == (window_start, window_end):
                 summary.unchanged += 1
@@ -463,34 +474,46 @@ def analyze_window(
 
     write_lock = threading.Lock()
 
+    def account(result: DialogResult) -> None:
+        """Every paid answer: one spend-ledger row and the run's totals (caller holds the lock)."""
+        if result.input_tokens or result.output_tokens:
+            budget.record_spend(
+                conn,
+                slug,
+                "analysis",
+                dialog_id=result.dialog_id,
+                model=result.model,
+                mode=result.mode,
+                usage=result.usage(),
+                cost=result.cost_usd,
+            )
+        summary.input_tokens += result.input_tokens
+        summary.output_tokens += result.output_tokens
+        summary.thinking_tokens += result.thinking_tokens
+        summary.cached_tokens += result.cached_tokens
+        summary.cost_usd = round(summary.cost_usd + (result.cost_usd or 0.0), 6)
+        if result.cost_usd is None and result.input_tokens:
+            summary.cost_unknown += 1
+
     def on_result(result: DialogResult) -> None:
         with write_lock:
             dialog_id = result.dialog_id
-            if result.input_tokens or result.output_tokens:
-                budget.record_spend(
-                    conn,
-                    slug,
-                    "analysis",
-                    dialog_id=dialog_id,
-                    model=result.model,
-                    mode=result.mode,
-                    usage=result.usage(),
-                    cost=result.cost_usd,
-                )
-            row = _result_row(result, base, texts[dialog_id], rubric, dialog_id in waiting)
-            _upsert(conn, slug, row)
-            summary.input_tokens += result.input_tokens
-            summary.output_tokens += result.output_tokens
-            summary.thinking_tokens += result.thinking_tokens
-            summary.cached_tokens += result.cached_tokens
-            summary.cost_usd = round(summary.cost_usd + (result.cost_usd or 0.0), 6)
-            if result.cost_usd is None and result.input_tokens:
-                summary.cost_unknown += 1
+            account(result)
+            _upsert(conn, slug, _result_row(result, base, texts[dialog_id], rubric, dialog_id in waiting))
             if result.status == "ok":
                 summary.analyzed += 1
             else:
                 summary.failed += 1
                 summary.failures[result.dialog_id] = result.error or "unknown error"
+
+    def on_escalated(result: DialogResult, reason: str) -> None:
+        """A second verdict replaces the first only when it is ok (the first goes to the history)."""
+        with write_lock:
+            dialog_id = result.dialog_id
+            account(result)
+            if result.status == "ok":
+                row = _result_row(result, base, texts[dialog_id], rubric, dialog_id in waiting)
+                _upsert(conn, slug, {**row, "escalation": reason})
 
     calls_before = analyzer.calls
     runner: GeminiAnalyzer | BatchAnalyzer = analyzer
@@ -520,11 +543,78 @@ def analyze_window(
                     "error": reason,
                 },
             )
+    if outcome is not None and outcome.fatal is None and settings.ai_escalation_model:
+        candidates: dict[str, str] = {}
+        for result in outcome.results:
+            capped = (
+                score_dialog(rubric, result.analysis.criteria, texts[result.dialog_id]).capped_by
+                if result.analysis is not None
+                else []
+            )
+            priority = order.get(result.dialog_id, budget.Priority())
+            if reason := escalation_reason(result, capped, priority, settings):
+                candidates[result.dialog_id] = reason
+        if candidates:
+            chosen = [j for j in jobs if j.dialog_id in candidates]
+            spent = summary.input_tokens + summary.output_tokens + summary.thinking_tokens
+            summary.escalation = _escalate(
+                conn, slug, chosen, candidates, gemini, settings, timezone, spent, on_escalated, progress
+            )
+            summary.gemini_calls += summary.escalation.pop("calls")
     if outcome is not None and outcome.fatal is not None:
         fatal: GeminiFatalError = outcome.fatal
         summary.stopped, summary.stopped_kind = str(fatal), fatal.kind
         raise AnalysisStopped(str(fatal), summary, fatal.kind)
     return summary
+
+
+def _escalate(
+    conn: psycopg.Connection,
+    slug: str,
+    jobs: list[DialogJob],
+    reasons: dict[str, str],
+    gemini: GeminiSettings,
+    settings: TenantSettings,
+    timezone: str,
+    spent_tokens: int,
+    on_escalated: Callable[[DialogResult, str], None],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """Re-score ``jobs`` online with the stronger model (see ``synkro.analysis.escalation``)."""
+    model = settings.ai_escalation_model or gemini.model
+    stronger = GeminiSettings.from_config(gemini, model=model, fallback_model=None, max_dialogs=None)
+    over_budget: dict[str, str] = {}
+    if settings.ai_monthly_budget_usd is not None:
+        jobs, over_budget, _ = _within_monthly_budget(
+            conn, slug, jobs, settings.ai_monthly_budget_usd, stronger, "online", timezone
+        )
+    figures: dict[str, Any] = {
+        "model": model,
+        "candidates": len(reasons),
+        "rescored": 0,
+        "failed": {},
+        "over_budget": len(over_budget),
+        "reasons": dict(reasons),
+        "calls": 0,
+    }
+    if not jobs:
+        return figures
+    if progress:
+        progress(f"escalation: {len(jobs)} dialogs re-scored by {model}")
+    analyzer = GeminiAnalyzer(stronger)
+
+    def on_second(result: DialogResult) -> None:
+        if result.status == "ok":
+            figures["rescored"] += 1
+        else:
+            figures["failed"][result.dialog_id] = result.error or "unknown error"
+        on_escalated(result, reasons[result.dialog_id])
+
+    second = analyzer.analyze_many(jobs, on_result=on_second, already_spent=spent_tokens)
+    figures["calls"] = analyzer.calls
+    if second.fatal is not None:  # e.g. the stronger model is retired: the first verdicts stand
+        figures["stopped"] = str(second.fatal)
+    return figures
 
 
 def _within_monthly_budget(

@@ -57,6 +57,16 @@ class TenantSettings(BaseModel):
         ge=0,
         description="AI spend cap per calendar month in USD (analysis and bot); none = no cap",
     )
+    ai_escalation_model: str | None = Field(
+        None,
+        description="Stronger Gemini model that re-scores the dialogs where it pays (off when unset)",
+    )
+    ai_escalation_min_price: float | None = Field(
+        None, ge=0, description="Open deals priced at least this much are re-scored by the stronger model"
+    )
+    ai_escalation_min_confidence: int = Field(
+        60, ge=0, le=100, description="A first verdict the model is less sure of than this is re-scored"
+    )
     ai_batch: Literal["auto", "never", "always"] = Field(
         "auto",
         description="Gemini Batch API at half price: auto = scheduled runs only (forced runs stay online)",
