@@ -61,6 +61,15 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
         f"analysis: {summary.analyzed} scored, {summary.unchanged} unchanged, {summary.failed} failed, "
         f"{len(summary.left_out)} left out by the budget"
     )
+    if summary.budget and summary.budget["left_out"]:
+        message += (
+            f"; monthly AI budget ${summary.budget['monthly_usd']:.2f} reached: "
+            f"{summary.budget['left_out']} dialogs not scored"
+        )
+    if summary.batch:
+        message += f"; batch: {summary.batch['answered']} answered, {summary.batch['online']} scored online"
+    if summary.escalation:
+        message += f"; {summary.escalation['rescored']} re-scored by {summary.escalation['model']}"
     mirror.done("analysis", message, _figures(summary))
     return dg.MaterializeResult(metadata={"status": "ok", **_figures(summary)})
 
