@@ -140,6 +140,19 @@ def latest_day(conn: psycopg.Connection, slug: str) -> date | None:
     ).fetchone()[0]
 
 
+def manager_name(conn: psycopg.Connection, slug: str, manager_id: int) -> str | None:
+    """The manager's name from `dim_managers`, or None for an id the tenant does not know."""
+    if not _exists(conn, f"{slug}_marts", "dim_managers"):
+        return None
+    row = conn.execute(
+        sql.SQL("select manager_name from {} where user_id = %s").format(
+            sql.Identifier(f"{slug}_marts", "dim_managers")
+        ),
+        (manager_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
 _WEEKLY = """
 with days as (
     select * from {mart}
