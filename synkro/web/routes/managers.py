@@ -191,8 +191,8 @@ def managers_page(
         rows=rows,
         words=words,
         period=period,
-        first_week=words.week_long(found[0].weeks[0].week_start) if found else "",
-        last_week=words.week_long(found[0].weeks[-1].week_start) if found else "",
+        first_day=f"{found[0].weeks[0].week_start:%d.%m.%Y}" if found else "",
+        last_day=f"{found[0].weeks[-1].week_start + timedelta(days=6):%d.%m.%Y}" if found else "",
     )
 
 
