@@ -73,8 +73,9 @@ def test_viewer_sees_every_manager_with_sparklines_and_one_manager_in_full(
     assert score.locator("text.chart-label").count() == 2  # both axes are named
     week = page.locator("[data-testid=week-row][data-week='2026-11-02']")
     assert week.get_by_test_id("week-score").text_content().startswith("62.5")
-    assert "1 мин 50 с" not in week.text_content() and "1 мин" in week.text_content()  # median 110 s
-    assert page.get_by_test_id("week-row").count() == 12
+    assert "1 мин 50 с" in week.text_content()  # median 110 s
+    # The table lists the weeks with dialogs (the charts show the empty ones as gaps or zeros).
+    assert page.get_by_test_id("week-row").count() == 3
     best = page.get_by_test_id("best-dialog")
     assert best.first.get_attribute("href") == f"/t/{seeded.slug}/dialogs/105"  # newest week first
     assert {best.nth(i).get_attribute("href").rsplit("/", 1)[1] for i in range(best.count())} == {

@@ -44,7 +44,7 @@ MESSAGES = {
     "managers.axis.left_waiting": ("диалогов", "dialogs"),
     "managers.chart.title": ("{metric} по неделям: {name}", "{metric} by week: {name}"),
     "managers.no_value": ("нет данных", "no data"),
-    "managers.weeks": ("Недели", "Weeks"),
+    "managers.weeks": ("Недели с диалогами", "Weeks with dialogs"),
     "managers.scored": ("оценено {n}", "{n} scored"),
     "managers.best": ("Лучшие диалоги недели", "Best dialogs of the week"),
     "managers.best.lead": (
@@ -56,5 +56,6 @@ MESSAGES = {
     "managers.best.none": ("Оценённых диалогов за период нет.", "No scored dialogs in the period."),
     "managers.duration.seconds": ("{s} с", "{s} s"),
     "managers.duration.minutes": ("{m} мин", "{m} min"),
+    "managers.duration.minutes_seconds": ("{m} мин {s} с", "{m} min {s} s"),
     "managers.duration.hours": ("{h} ч {m} мин", "{h} h {m} min"),
 }

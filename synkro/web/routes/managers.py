@@ -88,6 +88,8 @@ class Words:
         s = round(seconds)
         if s < 60:
             return self.t("managers.duration.seconds", s=s)
+        if s < 600 and s % 60:
+            return self.t("managers.duration.minutes_seconds", m=s // 60, s=s % 60)
         if s < 3600:
             return self.t("managers.duration.minutes", m=s // 60)
         return self.t("managers.duration.hours", h=s // 3600, m=f"{s % 3600 // 60:02d}")
@@ -154,6 +156,8 @@ def _charts(words: Words, trend: trends.ManagerTrend) -> dict[str, Markup]:
             y_label=words.t(f"managers.axis.{metric}"),
             fmt=_formatter(words, metric),
             missing=words.t("managers.no_value"),
+            width=400,
+            height=190,
         )
         for metric in METRICS
     }
@@ -233,7 +237,8 @@ def manager_page(
         trend=trend,
         manager_name=words.name(trend),
         words=words,
-        weeks=weeks_newest_first,
+        weeks=[w for w in weeks_newest_first if w.dialogs],
+        period_weeks=len(trend.weeks),
         charts=_charts(words, trend) if trend.dialogs else {},
         best=[(w, trend.best[w.week_start]) for w in weeks_newest_first if w.week_start in trend.best],
         metrics=METRICS,
