@@ -119,16 +119,19 @@ def available(conn: psycopg.Connection, slug: str) -> bool:
 def human_overall(conn: psycopg.Connection, slug: str) -> sql.Composable:
     """Per dialog_id (text): corrected_overall, corrected_criteria, disputed_criteria.
 
-    From the corrections contract (`synkro.analysis.corrections.human_overall_sql`); an empty
-    relation of the same shape while that module or the tenant's table does not exist yet.
+    From the corrections contract (`synkro.analysis.corrections.human_overall_sql`: one row per
+    dialog, its latest ok analysis; ``corrected_overall`` equals the AI's overall when no
+    criterion carries a human value, so callers use it only when ``corrected_criteria > 0``).
+    An empty relation of the same shape while that module or the tenant's tables do not exist.
     """
     try:
         from synkro.analysis.corrections import human_overall_sql
     except ImportError:
         return sql.SQL(_NO_CORRECTIONS)
-    if not _exists(conn, f"{slug}_analysis", "verdict_corrections"):
+    schema = f"{slug}_analysis"
+    if not (_exists(conn, schema, "verdict_corrections") and _exists(conn, schema, "dialog_analyses")):
         return sql.SQL(_NO_CORRECTIONS)
-    return sql.SQL(human_overall_sql(slug))  # type: ignore[arg-type]  # SQL text of our own module
+    return sql.SQL("select * from {} as h0").format(sql.SQL(human_overall_sql(slug)))  # type: ignore[arg-type]
 
 
 def latest_day(conn: psycopg.Connection, slug: str) -> date | None:
@@ -165,8 +168,8 @@ with days as (
     from days group by week_start, responsible_user_id, dialog_id
 ), scored as (
     select dw.*,
-           case when dw.ai_score is not null then coalesce(h.corrected_overall, dw.ai_score) end as score,
-           (dw.ai_score is not null and h.corrected_overall is not null) as corrected,
+           case when dw.ai_score is null then null
+                when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
            case when dw.ai_score is not null then coalesce(h.corrected_criteria, 0) else 0 end as corrected_n,
            case when dw.ai_score is not null then coalesce(h.disputed_criteria, 0) else 0 end as disputed_n
     from dialog_weeks dw left join human h on h.dialog_id = dw.dialog_id::text
@@ -203,8 +206,8 @@ with days as (
     ) as place
     from (
         select dw.week_start, dw.responsible_user_id, dw.dialog_id,
-               coalesce(h.corrected_overall, dw.ai_score) as score,
-               h.corrected_overall is not null as corrected
+               case when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
+               coalesce(h.corrected_criteria > 0, false) as corrected
         from (select week_start, responsible_user_id, dialog_id, avg(ai_score) as ai_score
               from days group by week_start, responsible_user_id, dialog_id) dw
         left join human h on h.dialog_id = dw.dialog_id::text
@@ -302,7 +305,8 @@ with days as (
     {human}
 ), dialog_days as (
     select d.business_date, d.responsible_user_id, d.manager_name, d.dialog_id, d.first_response_seconds,
-           case when d.ai_score is not null then coalesce(h.corrected_overall, d.ai_score) end as score
+           case when d.ai_score is null then null
+                when h.corrected_criteria > 0 then h.corrected_overall else d.ai_score end as score
     from days d left join human h on h.dialog_id = d.dialog_id::text
 )
 select business_date, responsible_user_id, max(manager_name), count(distinct dialog_id),

@@ -100,3 +100,67 @@ def test_a_tenant_without_the_mart_has_no_trends(database_url: str) -> None:
         assert trends.weekly(conn, slug, last_day=LAST) == []
         assert trends.four_week_medians(conn, slug, LAST) == []
         assert trends.latest_day(conn, slug) is None
+
+
+def test_human_corrections_replace_the_ai_score(database_url: str) -> None:
+    """A head of sales overrides a criterion of dialog 102 (AI 50 -> 70 overall by equal weights)
+    and a manager disputes one of 101: the week's average, counts and best dialogs follow."""
+    corrections = pytest.importorskip("synkro.analysis.corrections")
+    from synkro.analysis.run import ensure_analysis_table
+
+    slug = "trc" + uuid.uuid4().hex[:8]
+    with psycopg.connect(database_url) as conn:
+        create_manager_dialog_days(conn, slug, SEED)
+        ensure_analysis_table(conn, slug)
+        criteria = '[{"key": "greeting", "score": %s}, {"key": "close", "score": %s}]'
+        for dialog_id, score in (("101", 75), ("102", 50)):
+            conn.execute(
+                f'insert into "{slug}_analysis".dialog_analyses (tenant_slug, dialog_id, window_start, '
+                "window_end, status, overall_score, criteria, risk_flags, analyzed_at) values (%s, %s, '2026-11-03', "
+                "'2026-11-04', 'ok', %s, %s::jsonb, '[]'::jsonb, now())",
+                (slug, dialog_id, score, criteria % (score, score)),
+            )
+        conn.commit()
+        corrections.ensure_table(conn, slug)
+        common = {"rubric_version": "v1", "ai_score": 50}
+        corrections.record(
+            conn,
+            slug,
+            "102",
+            "greeting",
+            "override",
+            score=90,
+            note="tone was fine",
+            actor="head@t",
+            actor_role="admin",
+            **common,
+        )
+        corrections.record(
+            conn,
+            slug,
+            "101",
+            "close",
+            "dispute",
+            score=None,
+            note="I did close",
+            actor="ivan@t",
+            actor_role="manager",
+            **common,
+        )
+        ivan = trends.weekly(conn, slug, last_day=LAST, weeks=3, manager=IVAN)[0]
+        week = ivan.weeks[0]
+        # 101 keeps 75 (a dispute changes nothing), 102 becomes (90 + 50) / 2 = 70.
+        assert (week.scored, week.average_score, week.corrected_verdicts, week.disputed_verdicts) == (
+            2,
+            72.5,
+            1,
+            1,
+        )
+        assert [(b.dialog_id, b.score, b.corrected) for b in ivan.best[W1]] == [
+            (101, 75.0, False),
+            (102, 70.0, True),
+        ]
+        assert ivan.weeks[2].corrected_verdicts == 0  # 104, 105 uncorrected
+        # Daily scores 20, 70, 80, 70 (was 50), 30, 90 -> median 70.
+        medians = {m.manager_id: m for m in trends.four_week_medians(conn, slug, LAST)}
+        assert medians[IVAN].score == 70.0
