@@ -116,8 +116,8 @@ def test_human_corrections_replace_the_ai_score(database_url: str) -> None:
         for dialog_id, score in (("101", 75), ("102", 50)):
             conn.execute(
                 f'insert into "{slug}_analysis".dialog_analyses (tenant_slug, dialog_id, window_start, '
-                "window_end, status, overall_score, criteria, risk_flags, analyzed_at) values (%s, %s, '2026-11-03', "
-                "'2026-11-04', 'ok', %s, %s::jsonb, '[]'::jsonb, now())",
+                "window_end, status, overall_score, criteria, risk_flags, analyzed_at) "
+                "values (%s, %s, '2026-11-03', '2026-11-04', 'ok', %s, %s::jsonb, '[]'::jsonb, now())",
                 (slug, dialog_id, score, criteria % (score, score)),
             )
         conn.commit()
