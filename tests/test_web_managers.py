@@ -127,3 +127,26 @@ def test_empty_states(portal: Portal, seeded: Seeded, page) -> None:
     assert page.get_by_test_id("manager-name").text_content() == "Семён"
     assert page.get_by_test_id("manager-empty").is_visible() and page.get_by_test_id("chart").count() == 0
     screenshot(page, "manager-empty")
+
+
+def test_charts_escape_text_and_break_the_line_at_missing_values() -> None:
+    from synkro.web.charts import line_chart, sparkline
+
+    svg = str(
+        line_chart(
+            "chart-x",
+            ["a", "b", "c", "d"],
+            [1.0, None, 3.0, 4.0],
+            title="<script>alert(1)</script>",
+            x_label="week & day",
+            y_label="n",
+        )
+    )
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "week &amp; day" in svg
+    assert svg.count("<polyline") == 1  # "a" alone is a point; "c"-"d" a line
+    assert svg.count("<circle") == 3 and "b: —" in svg
+    assert 'aria-labelledby="chart-x-title chart-x-desc"' in svg and "style=" not in svg
+    empty = str(sparkline("s", ["a", "b"], [None, None], title="t", missing="нет данных"))
+    assert "<polyline" not in empty and "a: нет данных; b: нет данных" in empty
+    with pytest.raises(ValueError, match="one label per value"):
+        line_chart("c", ["a"], [1.0, 2.0], title="t", x_label="x", y_label="y")

@@ -147,7 +147,8 @@ def line_chart(
         f'transform="rotate(-90 12 {frame.top + frame.inner_height / 2})">{escape(y_label)}</text>'
     )
     for segment in _segments(points):
-        parts.append(f'<polyline class="chart-series" points="{_polyline(segment)}"/>')
+        if len(segment) > 1:  # a lone value is its point below
+            parts.append(f'<polyline class="chart-series" points="{_polyline(segment)}"/>')
     for (x, y), v in ((p, v) for p, v in zip(points, values, strict=True) if p is not None):
         parts.append(
             f'<circle class="chart-point" cx="{x}" cy="{y}" r="3"><title>{escape(fmt(v))}</title></circle>'

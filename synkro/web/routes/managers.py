@@ -220,8 +220,9 @@ def manager_page(
         )
         if not found:
             # A known manager without dialogs in the range gets an empty page, not a 404.
+            # So does the unassigned row and a manager's own page; an unknown id answers 404.
             name = trends.manager_name(conn, access.slug, manager_id) if manager_id is not None else None
-            if name is None and manager_id != access.amocrm_user_id:
+            if manager_id is not None and name is None and manager_id != access.amocrm_user_id:
                 raise HTTPException(status_code=404)
             empty = [
                 trends.ManagerWeek(week_start=m)
