@@ -620,6 +620,11 @@ def test_manager_dialog_days_carry_the_week_and_the_day_score(conn: psycopg.Conn
     assert d703["left_waiting"] is True and d703["first_response_seconds"] == 252000
     d701 = got[(701, date(2026, 10, 27))]
     assert (d701["week_start"], d701["manager_name"], d701["ai_score"]) == (date(2026, 10, 26), "Boris", 80.0)
+    indexed = conn.execute(
+        "select indexdef from pg_indexes "
+        "where schemaname = 'acme_marts' and tablename = 'mart_manager_dialog_days'"
+    ).fetchall()
+    assert any("(business_date, responsible_user_id)" in r[0] for r in indexed)  # the trends' range scans
     d704 = got[(704, date(2026, 10, 23))]  # no manager; its failed analysis is no score
     assert (d704["responsible_user_id"], d704["manager_name"], d704["ai_score"]) == (None, "Unassigned", None)
 

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['business_date', 'responsible_user_id']}]) }}
 -- One row per dialog and business day with activity: the dialog's manager, the ISO week the day
 -- falls in, the day's first response and left-waiting state, and the day's AI score. The trends
 -- per manager (synkro/trends.py) aggregate these rows per week: a median over weeks cannot be
