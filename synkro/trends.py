@@ -156,71 +156,48 @@ def manager_name(conn: psycopg.Connection, slug: str, manager_id: int) -> str | 
     return row[0] if row else None
 
 
+# One pass over the range: the day-level figures per manager and week, the dialog-level scores
+# (human value where corrected), and the week's best dialogs as ordered arrays. The unassigned
+# dialogs group under the key -1 so that joins stay equi-joins (amoCRM user ids are positive).
 _WEEKLY = """
-with days as (
-    select * from {mart}
+with days as materialized (
+    select week_start, coalesce(responsible_user_id, -1) as uid_key, responsible_user_id, manager_name,
+           dialog_id, left_waiting, first_response_seconds, ai_score
+    from {mart}
     where business_date >= %(start)s and business_date < %(end)s {manager_filter}
 ), human as (
     {human}
-), dialog_weeks as (
-    select week_start, responsible_user_id, dialog_id,
-           bool_or(left_waiting) as left_waiting, avg(ai_score) as ai_score
-    from days group by week_start, responsible_user_id, dialog_id
-), scored as (
-    select dw.*,
-           case when dw.ai_score is null then null
-                when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
-           case when dw.ai_score is not null then coalesce(h.corrected_criteria, 0) else 0 end as corrected_n,
-           case when dw.ai_score is not null then coalesce(h.disputed_criteria, 0) else 0 end as disputed_n
-    from dialog_weeks dw left join human h on h.dialog_id = dw.dialog_id::text
-), per_dialog as (
-    select week_start, responsible_user_id, count(*) as dialogs,
-           count(*) filter (where left_waiting) as left_waiting,
-           count(score) as scored, avg(score) as average_score,
-           coalesce(sum(corrected_n), 0) as corrected_verdicts,
-           coalesce(sum(disputed_n), 0) as disputed_verdicts
-    from scored group by week_start, responsible_user_id
 ), per_day as (
-    select week_start, responsible_user_id,
+    select uid_key, week_start, max(responsible_user_id) as responsible_user_id,
+           max(manager_name) as manager_name,
+           count(distinct dialog_id) as dialogs,
+           count(distinct dialog_id) filter (where left_waiting) as left_waiting,
            percentile_cont(0.5) within group (order by first_response_seconds)
                filter (where first_response_seconds is not null) as median_first_response_seconds
-    from days group by week_start, responsible_user_id
+    from days group by uid_key, week_start
+), dialog_weeks as (
+    select uid_key, week_start, dialog_id, avg(ai_score) as ai_score
+    from days where ai_score is not null group by uid_key, week_start, dialog_id
+), scored as (
+    select dw.uid_key, dw.week_start, dw.dialog_id,
+           case when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
+           coalesce(h.corrected_criteria > 0, false) as corrected,
+           coalesce(h.corrected_criteria, 0) as corrected_n,
+           coalesce(h.disputed_criteria, 0) as disputed_n
+    from dialog_weeks dw left join human h on h.dialog_id = dw.dialog_id::text
+), per_dialog as (
+    select uid_key, week_start, count(*) as scored, avg(score) as average_score,
+           sum(corrected_n) as corrected_verdicts, sum(disputed_n) as disputed_verdicts,
+           (array_agg(dialog_id order by score desc nulls last, dialog_id))[1:%(best)s] as best_ids,
+           (array_agg(score order by score desc nulls last, dialog_id))[1:%(best)s] as best_scores,
+           (array_agg(corrected order by score desc nulls last, dialog_id))[1:%(best)s] as best_corrected
+    from scored group by uid_key, week_start
 )
-select p.responsible_user_id, p.week_start, p.dialogs, d.median_first_response_seconds,
-       p.left_waiting, p.scored, p.average_score, p.corrected_verdicts, p.disputed_verdicts
-from per_dialog p
-join per_day d on d.week_start = p.week_start
-              and d.responsible_user_id is not distinct from p.responsible_user_id
-order by p.responsible_user_id nulls last, p.week_start
-"""
-
-_BEST = """
-with days as (
-    select * from {mart}
-    where business_date >= %(start)s and business_date < %(end)s and ai_score is not null {manager_filter}
-), human as (
-    {human}
-), ranked as (
-    select x.*, row_number() over (
-        partition by x.week_start, x.responsible_user_id order by x.score desc, x.dialog_id
-    ) as place
-    from (
-        select dw.week_start, dw.responsible_user_id, dw.dialog_id,
-               case when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
-               coalesce(h.corrected_criteria > 0, false) as corrected
-        from (select week_start, responsible_user_id, dialog_id, avg(ai_score) as ai_score
-              from days group by week_start, responsible_user_id, dialog_id) dw
-        left join human h on h.dialog_id = dw.dialog_id::text
-    ) x
-)
-select responsible_user_id, week_start, dialog_id, score, corrected
-from ranked where place <= %(best)s order by responsible_user_id, week_start, place
-"""
-
-_NAMES = """
-select responsible_user_id, max(manager_name) from {mart}
-where business_date >= %(start)s and business_date < %(end)s {manager_filter}
-group by responsible_user_id
+select d.responsible_user_id, d.manager_name, d.week_start, d.dialogs, d.median_first_response_seconds,
+       d.left_waiting, coalesce(p.scored, 0), p.average_score, coalesce(p.corrected_verdicts, 0),
+       coalesce(p.disputed_verdicts, 0), p.best_ids, p.best_scores, p.best_corrected
+from per_day d left join per_dialog p on p.uid_key = d.uid_key and p.week_start = d.week_start
+order by d.uid_key, d.week_start
 """
 
 
@@ -263,11 +240,15 @@ def weekly(
     where, params = _manager_filter(manager)
     params |= {"start": mondays[0], "end": mondays[-1] + timedelta(days=7), "best": BEST_PER_WEEK}
     parts = {"mart": sql.Identifier(f"{slug}_marts", MART), "manager_filter": where}
-    human = human_overall(conn, slug)
-    names = dict(conn.execute(sql.SQL(_NAMES).format(**parts), params).fetchall())
+    query = sql.SQL(_WEEKLY).format(human=human_overall(conn, slug), **parts)
+    names: dict[int | None, str] = {}
     found: dict[int | None, dict[date, ManagerWeek]] = {}
-    for uid, week, *figures in conn.execute(sql.SQL(_WEEKLY).format(human=human, **parts), params):
-        dialogs, median, waiting, scored, avg, corrected, disputed = figures
+    best: dict[int | None, dict[date, list[BestDialog]]] = {}
+    with conn.transaction():
+        conn.execute("set local work_mem = '64MB'")  # the range's sorts stay in memory
+        rows = conn.execute(query, params).fetchall()
+    for uid, name, week, dialogs, median, waiting, scored, avg, corrected, disputed, *top in rows:
+        names[uid] = name
         found.setdefault(uid, {})[week] = ManagerWeek(
             week_start=week,
             dialogs=dialogs,
@@ -278,13 +259,12 @@ def weekly(
             corrected_verdicts=int(corrected),
             disputed_verdicts=int(disputed),
         )
-    best: dict[int | None, dict[date, list[BestDialog]]] = {}
-    for uid, week, dialog_id, score, corrected in conn.execute(
-        sql.SQL(_BEST).format(human=human, **parts), params
-    ):
-        best.setdefault(uid, {}).setdefault(week, []).append(
-            BestDialog(week, dialog_id, round(float(score), 1), bool(corrected))
-        )
+        ids, scores, flags = top
+        if ids:
+            best.setdefault(uid, {})[week] = [
+                BestDialog(week, i, round(float(sc), 1), bool(c))
+                for i, sc, c in zip(ids, scores, flags, strict=True)
+            ]
     trends = [
         ManagerTrend(
             manager_id=uid,
