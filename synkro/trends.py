@@ -160,7 +160,7 @@ def manager_name(conn: psycopg.Connection, slug: str, manager_id: int) -> str | 
 # (human value where corrected), and the week's best dialogs as ordered arrays. The unassigned
 # dialogs group under the key -1 so that joins stay equi-joins (amoCRM user ids are positive).
 _WEEKLY = """
-with days as materialized (
+with days as not materialized (
     select week_start, coalesce(responsible_user_id, -1) as uid_key, responsible_user_id, manager_name,
            dialog_id, left_waiting, first_response_seconds, ai_score
     from {mart}
@@ -170,33 +170,36 @@ with days as materialized (
 ), per_day as (
     select uid_key, week_start, max(responsible_user_id) as responsible_user_id,
            max(manager_name) as manager_name,
-           count(distinct dialog_id) as dialogs,
-           count(distinct dialog_id) filter (where left_waiting) as left_waiting,
            percentile_cont(0.5) within group (order by first_response_seconds)
                filter (where first_response_seconds is not null) as median_first_response_seconds
     from days group by uid_key, week_start
 ), dialog_weeks as (
-    select uid_key, week_start, dialog_id, avg(ai_score) as ai_score
-    from days where ai_score is not null group by uid_key, week_start, dialog_id
+    select uid_key, week_start, dialog_id, bool_or(left_waiting) as left_waiting, avg(ai_score) as ai_score
+    from days group by uid_key, week_start, dialog_id
 ), scored as (
-    select dw.uid_key, dw.week_start, dw.dialog_id,
-           case when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
-           coalesce(h.corrected_criteria > 0, false) as corrected,
-           coalesce(h.corrected_criteria, 0) as corrected_n,
-           coalesce(h.disputed_criteria, 0) as disputed_n
+    select dw.uid_key, dw.week_start, dw.dialog_id, dw.left_waiting,
+           case when dw.ai_score is null then null
+                when h.corrected_criteria > 0 then h.corrected_overall else dw.ai_score end as score,
+           dw.ai_score is not null and coalesce(h.corrected_criteria > 0, false) as corrected,
+           case when dw.ai_score is not null then coalesce(h.corrected_criteria, 0) else 0 end as corrected_n,
+           case when dw.ai_score is not null then coalesce(h.disputed_criteria, 0) else 0 end as disputed_n
     from dialog_weeks dw left join human h on h.dialog_id = dw.dialog_id::text
 ), per_dialog as (
-    select uid_key, week_start, count(*) as scored, avg(score) as average_score,
+    select uid_key, week_start, count(*) as dialogs, count(*) filter (where left_waiting) as left_waiting,
+           count(score) as scored, avg(score) as average_score,
            sum(corrected_n) as corrected_verdicts, sum(disputed_n) as disputed_verdicts,
-           (array_agg(dialog_id order by score desc nulls last, dialog_id))[1:%(best)s] as best_ids,
-           (array_agg(score order by score desc nulls last, dialog_id))[1:%(best)s] as best_scores,
-           (array_agg(corrected order by score desc nulls last, dialog_id))[1:%(best)s] as best_corrected
+           (array_agg(dialog_id order by score desc nulls last, dialog_id)
+               filter (where score is not null))[1:%(best)s] as best_ids,
+           (array_agg(score order by score desc nulls last, dialog_id)
+               filter (where score is not null))[1:%(best)s] as best_scores,
+           (array_agg(corrected order by score desc nulls last, dialog_id)
+               filter (where score is not null))[1:%(best)s] as best_corrected
     from scored group by uid_key, week_start
 )
-select d.responsible_user_id, d.manager_name, d.week_start, d.dialogs, d.median_first_response_seconds,
-       d.left_waiting, coalesce(p.scored, 0), p.average_score, coalesce(p.corrected_verdicts, 0),
-       coalesce(p.disputed_verdicts, 0), p.best_ids, p.best_scores, p.best_corrected
-from per_day d left join per_dialog p on p.uid_key = d.uid_key and p.week_start = d.week_start
+select d.responsible_user_id, d.manager_name, d.week_start, p.dialogs, d.median_first_response_seconds,
+       p.left_waiting, p.scored, p.average_score, p.corrected_verdicts,
+       p.disputed_verdicts, p.best_ids, p.best_scores, p.best_corrected
+from per_day d join per_dialog p on p.uid_key = d.uid_key and p.week_start = d.week_start
 order by d.uid_key, d.week_start
 """
 
