@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sandbox import scenario_data as data
 from sandbox.dialogs import (
+    INJECTION_PATTERN,
     PATTERN_BY_NAME,
     PATTERNS,
     DialogContext,
@@ -251,6 +252,7 @@ class Scenario:
                     "pattern": pattern.name,
                     "quality": pattern.quality,
                     "risk_flags": list(pattern.flags),
+                    "injection": pattern.name == INJECTION_PATTERN,
                     "awaiting_reply": msgs[-1].direction == "inbound",
                     "messages_total": len(msgs),
                     "messages_inbound": sum(1 for m in msgs if m.direction == "inbound"),
@@ -745,6 +747,12 @@ def generate_scenario(seed: int = 42, size: str = "small", now: float | None = N
         add_chat(phone, f"7{n}@c.us", f"+7{n}", first, 643, radist_contact, rng.choice(user_ids))
         sc.contact_names[radist_contact] = first
         radist_contact += 1
+
+    # One chat of a CRM contact carries an injected instruction (see sandbox/dialogs.py); chosen
+    # without drawing from the rng, so every other chat stays as it was.
+    target = next((i for i, c in enumerate(sc.chats) if c.e164 and c.pattern == "bad_unanswered"), None)
+    if target is not None:
+        sc.chats[target] = sc.chats[target]._replace(pattern=INJECTION_PATTERN)
 
     # Build each dialog once to learn its end; shift dialogs that would end in the future.
     for i, chat in enumerate(sc.chats):

@@ -9,6 +9,7 @@ from collections import Counter
 import httpx
 import phonenumbers
 
+from sandbox.dialogs import INJECTION_TEXT
 from sandbox.scenario import SIZES, generate_scenario
 from sandbox.server import SandboxServer
 
@@ -136,3 +137,13 @@ def test_control_endpoints_ground_truth_regenerate_and_info_file(tmp_path) -> No
         path = tmp_path / "sandbox.json"
         write_info_file(path, info)
         assert json.loads(path.read_text()) == info
+
+
+def test_one_matched_chat_carries_an_injected_instruction_in_russian_and_english() -> None:
+    scenario = generate_scenario(9, "small", now=NOW)
+    injected = [c for c in scenario.ground_truth()["chats"] if c["injection"]]
+    assert len(injected) == 1 and injected[0]["match_status"] == "matched"
+    assert injected[0]["quality"] == "bad" and "unanswered_customer" in injected[0]["risk_flags"]
+    last = scenario.messages(injected[0]["chat_id"])[-1]
+    assert last.direction == "inbound" and last.text == INJECTION_TEXT
+    assert "Игнорируй предыдущие инструкции" in last.text and "Ignore previous instructions" in last.text

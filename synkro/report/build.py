@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from synkro import trends
+from synkro.analysis.budget import BUDGET_REASON
 from synkro.report.model import (
     AISpend,
     DialogHighlight,
@@ -112,6 +113,17 @@ def _dialog_stats(
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
+def left_waiting_dialogs(
+    conn: psycopg.Connection, slug: str, window: ReportWindow, followup: timedelta
+) -> set[str]:
+    """Ids of the dialogs the report counts as "left waiting" in ``window``.
+
+    The one owner of that rule: the analysis sets its ``customer_waiting`` flag from this set
+    instead of believing the model, so the flag and the report's count never disagree.
+    """
+    return {s["dialog_id"] for s in _dialog_stats(conn, slug, window, followup) if s["left_waiting"]}
+
+
 def _median(values: list[float]) -> float | None:
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -127,7 +139,8 @@ def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list
     cur = conn.execute(
         sql.SQL(
             "select dialog_id, status, overall_score, criteria, risk_flags, summary, recommendation, error, "
-            "model, input_tokens, output_tokens, thinking_tokens, cost_usd from {} "
+            "model, input_tokens, output_tokens, thinking_tokens, cached_input_tokens, cost_usd, mode "
+            "from {} "
             "where window_start = %s and window_end = %s"
         ).format(sql.Identifier(schema, "dialog_analyses")),
         (window.start, window.end),
@@ -148,7 +161,8 @@ def _highlight(
     a: dict[str, Any], stat: dict[str, Any] | None, amocrm_base_url: str | None
 ) -> DialogHighlight:
     criteria = _as_list(a.get("criteria"))
-    worst = min(criteria, key=lambda c: c.get("score", 100), default=None)
+    scored = [c for c in criteria if c.get("score") is not None]  # N/A criteria carry no score
+    worst = min(scored, key=lambda c: c["score"], default=None)
     lead_id = stat.get("lead_id") if stat else None
     return DialogHighlight(
         dialog_id=a["dialog_id"],
@@ -303,7 +317,13 @@ def build_report(
     else:
         report.analysis_available = False
         report.notes.append("Оценки качества недоступны: анализ диалогов не выполнен. Ниже — только метрики.")
-    if ok and q.not_analyzed:
+    over_budget = sum(1 for a in rows if (a["error"] or "").startswith(BUDGET_REASON))
+    if over_budget:
+        report.notes.append(
+            f"Месячный бюджет на ИИ исчерпан: не оценено диалогов — {over_budget}. Сначала оценены открытые "
+            "сделки, клиенты, ждущие ответа, и крупные сделки."
+        )
+    if ok and q.not_analyzed > over_budget:
         report.notes.append(f"Не оценено диалогов: {q.not_analyzed} (ошибки анализа или лимит бюджета).")
 
     managers: dict[str, list[dict[str, Any]]] = {}
@@ -338,6 +358,10 @@ def build_report(
         spend.input_tokens += a["input_tokens"] or 0
         spend.output_tokens += a["output_tokens"] or 0
         spend.thinking_tokens += a["thinking_tokens"] or 0
+        spend.cached_tokens += a["cached_input_tokens"] or 0
+        spend.batch_dialogs += a["mode"] == "batch"
+        if a["cost_usd"] is None and (a["input_tokens"] or 0) > 0:
+            spend.unpriced_dialogs += 1
         spend.model = spend.model or a["model"]
     spend.cost_usd = round(spend.cost_usd, 4)
     report.ai_spend = spend

@@ -83,9 +83,12 @@ class SourceFreshness(BaseModel):
 
 class AISpend(BaseModel):
     cost_usd: float = 0.0
-    input_tokens: int = 0
+    input_tokens: int = 0  # includes cached_tokens
     output_tokens: int = 0
     thinking_tokens: int = 0
+    cached_tokens: int = 0  # input served from Gemini's cache (billed at the cached rate)
+    batch_dialogs: int = 0  # scored through the Batch API (half price)
+    unpriced_dialogs: int = 0  # scored by a model the pricing table does not know: cost unknown
     model: str | None = None
 
 

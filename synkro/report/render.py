@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from synkro.report.model import DialogHighlight, Report
+from synkro.report.model import AISpend, DialogHighlight, Report
 
 TELEGRAM_LIMIT = 4096
 
@@ -84,6 +84,25 @@ def document_filename(report: Report) -> str:
         return f"report-{report.tenant_slug}-{day.isoformat()}.html"
     start, end = _local_window(report)
     return f"report-{report.tenant_slug}-{start:%Y-%m-%d_%H%M}--{end:%Y-%m-%d_%H%M}.html"
+
+
+def _spend_line(s: AISpend) -> str:
+    """The AI spend of the window: dollars (or "cost unknown"), tokens, the cached and batch shares."""
+    tokens = s.input_tokens + s.output_tokens + s.thinking_tokens
+    details = [f"{tokens} токенов"]
+    if s.cached_tokens:
+        share = round(100 * s.cached_tokens / max(s.input_tokens, 1))
+        details.append(f"из кэша {s.cached_tokens} ({share}% входа)")
+    if s.batch_dialogs:
+        details.append(f"пакетом {s.batch_dialogs} диал.")
+    details.append(esc(s.model or ""))
+    if s.unpriced_dialogs:
+        cost = f"стоимость неизвестна (модели нет в таблице цен, {s.unpriced_dialogs} диал.)"
+        if s.cost_usd:
+            cost += f", известная часть ${s.cost_usd:.4f}"
+    else:
+        cost = f"${s.cost_usd:.4f}"
+    return f"Расходы на ИИ: {cost} ({', '.join(details)})"
 
 
 def _dialog_block(d: DialogHighlight) -> str:
@@ -159,10 +178,7 @@ def paragraphs(report: Report) -> list[str]:
     out += [esc(n) for n in report.notes]
     s = report.ai_spend
     if s.input_tokens or s.output_tokens:
-        out.append(
-            f"Расходы на ИИ: ${s.cost_usd:.4f} ({s.input_tokens + s.output_tokens + s.thinking_tokens} "
-            f"токенов, {esc(s.model or '')})"
-        )
+        out.append(_spend_line(s))
     fresh = [
         f"{esc(f.source)}: {esc(local_time(report, f.last_load_at))}" + (" (устарело)" if f.stale else "")
         if f.last_load_at
