@@ -4,8 +4,8 @@ MESSAGES = {
     "nav.managers": ("Менеджеры", "Managers"),
     "managers.title": ("Менеджеры по неделям", "Managers by week"),
     "managers.lead": (
-        "{weeks} недель: с {first} по {last}. Цифры справа от имени — последняя неделя.",
-        "{weeks} weeks: {first} to {last}. The figures beside each line are the last week's.",
+        "{weeks} недель: с {first} по {last}. Число перед линией — последняя неделя.",
+        "{weeks} weeks: {first} to {last}. The figure before each line is the last week's.",
     ),
     "managers.rules": (
         "Неделя — ISO (пн–вс) в часовом поясе компании; оценка — исправленная человеком, "
