@@ -12,20 +12,23 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
+from synkro import trends
 from synkro.analysis.budget import BUDGET_REASON
 from synkro.report.model import (
     AISpend,
     DialogHighlight,
     ManagerRow,
+    ManagerVsUsual,
     Report,
     ReportWindow,
     SourceFreshness,
 )
-from synkro.report.render import local_time
+from synkro.report.render import local_time, report_date
 
 if TYPE_CHECKING:
     from synkro.controlplane.settings import TenantSettings
@@ -210,6 +213,35 @@ def _freshness(
     return out
 
 
+def _against_usual(conn: psycopg.Connection, report: Report) -> list[ManagerVsUsual]:
+    """Each manager of the report against their 4-week medians, for the day the report covers
+    (its label; a forced window: the local day it ends in). Managers without history are left
+    out; the unassigned dialogs are matched to the report's unassigned row."""
+    window = report.window
+    day = (
+        report_date(report)
+        or (window.end - timedelta(microseconds=1)).astimezone(ZoneInfo(window.timezone)).date()
+    )
+    usual = {
+        UNASSIGNED if m.manager_id is None else m.manager_name: m
+        for m in trends.four_week_medians(conn, report.tenant_slug, day)
+    }
+    return [
+        ManagerVsUsual(
+            manager_name=row.manager_name,
+            dialogs=row.dialogs,
+            usual_dialogs=u.dialogs,
+            first_response_seconds=row.median_first_response_seconds,
+            usual_first_response_seconds=u.first_response_seconds,
+            score=row.average_score,
+            usual_score=None if u.score is None else round(u.score, 1),
+            history_days=u.days,
+        )
+        for row in report.managers
+        if (u := usual.get(row.manager_name)) is not None
+    ]
+
+
 def build_report(
     conn: psycopg.Connection,
     slug: str,
@@ -308,6 +340,8 @@ def build_report(
                 average_score=round(sum(scored) / len(scored), 1) if scored else None,
             )
         )
+
+    report.against_usual = _against_usual(conn, report)
 
     limit = settings.risky_dialogs_limit
     risky = sorted(ok, key=lambda a: (a["overall_score"], -len(_as_list(a["risk_flags"])), a["dialog_id"]))

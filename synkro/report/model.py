@@ -47,6 +47,21 @@ class ManagerRow(BaseModel):
     average_score: float | None
 
 
+class ManagerVsUsual(BaseModel):
+    """A manager today against their own usual day: the medians, over the days with dialogs in
+    the 4 weeks before, of their daily dialogs, median first response and average score
+    (`synkro.trends.four_week_medians`). Only managers with such days get one."""
+
+    manager_name: str
+    dialogs: int
+    usual_dialogs: float | None
+    first_response_seconds: float | None
+    usual_first_response_seconds: float | None
+    score: float | None
+    usual_score: float | None
+    history_days: int
+
+
 class DialogHighlight(BaseModel):
     dialog_id: str
     manager_name: str
@@ -86,6 +101,7 @@ class Report(BaseModel):
     headline: Headline = Field(default_factory=Headline)
     quality: Quality = Field(default_factory=Quality)
     managers: list[ManagerRow] = Field(default_factory=list)
+    against_usual: list[ManagerVsUsual] = Field(default_factory=list)
     riskiest: list[DialogHighlight] = Field(default_factory=list)
     best: DialogHighlight | None = None
     ai_spend: AISpend = Field(default_factory=AISpend)

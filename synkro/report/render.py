@@ -122,6 +122,19 @@ def _dialog_block(d: DialogHighlight) -> str:
     return "\n".join(lines)
 
 
+def against_usual_paragraph(report: Report) -> str:
+    """One line per manager: today, and in brackets their median day of the last 4 weeks."""
+    lines = ["<b>Сегодня и обычно</b> (в скобках — медиана за 4 нед.)"]
+    for m in report.against_usual:
+        usual_dialogs = "—" if m.usual_dialogs is None else f"{m.usual_dialogs:g}"
+        lines.append(
+            f"{esc(m.manager_name)}: диалогов {m.dialogs} ({usual_dialogs}), "
+            f"ответ {_duration(m.first_response_seconds)} ({_duration(m.usual_first_response_seconds)}), "
+            f"оценка {_score(m.score)} ({_score(m.usual_score)})"
+        )
+    return "\n".join(lines)
+
+
 def paragraphs(report: Report) -> list[str]:
     """The report as HTML paragraphs (each self-contained: tags open and close inside it)."""
     out = [f"<b>Отчёт по продажам в мессенджерах — {esc(period_title(report))}</b>"]
@@ -155,6 +168,8 @@ def paragraphs(report: Report) -> list[str]:
         for m in report.managers
     ]
     out.append("\n".join(rows))
+    if report.against_usual:
+        out.append(against_usual_paragraph(report))
     if report.riskiest:
         out.append("<b>Диалоги с рисками</b>")
         out += [_dialog_block(d) for d in report.riskiest]
