@@ -791,6 +791,8 @@ def _awkward_phones(sc: Scenario, rng: random.Random) -> None:
 
     With `several` and `names` a second, fresh number joins the first value, and half the time the
     contact's chats move to it: those dialogs only link when every number of a value is a key.
+    The first contacts that have chats get each form once, chats moved, so even the `small`
+    scenario of the demo shows every form.
     """
     used = {n for c in sc.contacts for p in c.phones for n in p.numbers}
     used |= {c.e164 for c in sc.chats if c.e164}
@@ -813,17 +815,21 @@ def _awkward_phones(sc: Scenario, rng: random.Random) -> None:
                 phone=_spell_radist(rng, n), source_chat_id=f"7{n}@c.us", e164=f"+7{n}"
             )
 
+    pending = list(AWKWARD_FORMS)
     for ci, contact in enumerate(sc.contacts):
         first = contact.phones[0] if contact.phones else None
-        if first is None or first.form != "plain" or rng.random() > 0.13:
+        if first is None or first.form != "plain":
             continue
-        if not (first.e164 or "").startswith("+79") and rng.random() < 0.5:
-            _foreign_bare(sc, ci, rng)
+        russian = (first.e164 or "").startswith("+79")
+        forced = bool(pending) and russian and first.e164 in chats_by_phone
+        if not forced and rng.random() > 0.13:
             continue
-        if not (first.e164 or "").startswith("+79"):
+        if not russian:
+            if rng.random() < 0.5:
+                _foreign_bare(sc, ci, rng)
             continue
         n1 = first.e164[2:]
-        form = rng.choice(AWKWARD_FORMS)
+        form = pending.pop(0) if forced else rng.choice(AWKWARD_FORMS)
         rest = contact.phones[1:]
         if form in ("several", "names"):
             n2 = fresh()
@@ -836,7 +842,7 @@ def _awkward_phones(sc: Scenario, rng: random.Random) -> None:
                     f"{who} {rng.choice(data.MALE_FIRST + data.FEMALE_FIRST)} {_spell_ru(rng, n2)[0]}"
                 )
             phones = (first._replace(raw=raw, more=(f"+7{n2}",), form=form), *rest)
-            if rng.random() < 0.5:
+            if forced or rng.random() < 0.5:
                 move_chats(first.e164, n2)
         elif form == "whatsapp":
             phones = (first._replace(raw=f"7{n1}@c.us", form=form), *rest)

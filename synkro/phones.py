@@ -131,3 +131,13 @@ def normalize_phone(raw: str | int | None, region: str = "RU") -> NormalizedPhon
     text = "" if raw is None else str(raw).strip()
     numbers = extract_numbers(text, region)
     return NormalizedPhone(raw=text, e164=numbers[0] if numbers else None, valid=bool(numbers))
+
+
+_MASKED_DIGIT = re.compile(r"\d(?=(?:\D*\d){4})")
+
+
+def mask_phone(raw: str | None) -> str:
+    """A phone value for an owner's eyes in a report: every digit but the last four is `•`, the
+    words and separators stay so the value can still be found in the CRM (the dbt twin is the
+    `mask_phone` macro)."""
+    return _MASKED_DIGIT.sub("•", raw or "")
