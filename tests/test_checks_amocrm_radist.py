@@ -4,12 +4,11 @@ scope, unpaid (402) and blocked (403) accounts, ignored API filters, refresh-tok
 
 from __future__ import annotations
 
-from collections import Counter
-
 import base64
 import json
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
