@@ -147,6 +147,7 @@ def test_control_endpoints_ground_truth_regenerate_and_info_file(tmp_path) -> No
             "auth_code",
             "long_lived_token",
             "oauth_url",  # the consent page "Connect amoCRM" sends the browser to
+            "redirect_uri",  # the integration's registered one, which the code exchange needs
         }
         assert set(info["radist"]) == {"base_url", "company_id", "api_key"}
         assert set(info["gemini"]) == {"base_url", "api_key"}
