@@ -26,6 +26,8 @@ _WHATSAPP_ID = re.compile(r"(\d{7,15})@(?:c\.us|s\.whatsapp\.net)\b", re.IGNOREC
 # text the phonenumbers matcher left unclaimed (e.g. a foreign number typed without `+`).
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().\-]{5,20}\d")
 MIN_DIGITS, MAX_DIGITS = 8, 15  # E.164 numbers have at most 15 digits; shorter runs are notes
+# A value that is one number and nothing else (most of them): parsed directly, without the matcher.
+_SINGLE_NUMBER = re.compile(r"\s*\+?[\d\s().\-]{8,24}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,10 @@ def extract_numbers(raw: str | int | None, region: str = "RU") -> tuple[str, ...
         return ()
     region = (region or "RU").upper()
     text = _WHATSAPP_ID.sub(lambda m: f" +{m.group(1)} ", text)
+    if _SINGLE_NUMBER.fullmatch(text) and MIN_DIGITS <= len(re.sub(r"\D", "", text)) <= MAX_DIGITS:
+        single = _digit_run_number(text, region)
+        if single:
+            return (single,)
     found: list[tuple[int, str]] = []
     claimed = list(text)
     matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
