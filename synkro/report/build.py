@@ -27,6 +27,7 @@ from synkro.report.model import (
     Report,
     ReportWindow,
     SourceFreshness,
+    Unlinked,
 )
 from synkro.report.render import local_time, report_date
 
@@ -184,6 +185,21 @@ def lead_url(amocrm_base_url: str | None, lead_id: int | None) -> str | None:
     return f"{amocrm_base_url.rstrip('/')}/leads/detail/{lead_id}"
 
 
+def _unlinked(conn: psycopg.Connection, slug: str, dialog_ids: list[str]) -> Unlinked:
+    """How many of the window's dialogs have no deal, and why (fct_dialogs.match_status)."""
+    out = Unlinked()
+    if not dialog_ids:
+        return out
+    query = sql.SQL(
+        "select count(*) filter (where match_status = 'unmatched'), "
+        "count(*) filter (where match_status <> 'unmatched') "
+        "from {} where dialog_id::text = any(%s) and lead_id is null"
+    ).format(sql.Identifier(f"{slug}_marts", "fct_dialogs"))
+    out.no_contact, out.no_lead = conn.execute(query, (dialog_ids,)).fetchone()
+    out.dialogs = out.no_contact + out.no_lead
+    return out
+
+
 def _freshness(
     conn: psycopg.Connection, slug: str, window: ReportWindow, stale_after: timedelta, now: datetime
 ) -> list[SourceFreshness]:
@@ -285,6 +301,7 @@ def build_report(
     h.messages_out = sum(s["messages_out"] for s in stats)
     h.median_first_response_seconds = _median([s["first_response_seconds"] for s in stats])
     h.left_waiting = sum(1 for s in stats if s["left_waiting"])
+    report.unlinked = _unlinked(conn, slug, list(by_id))
     if _exists(conn, marts, "dim_leads") and _column_exists(conn, marts, "dim_leads", "created_at"):
         h.new_leads = conn.execute(
             sql.SQL("select count(*) from {} where created_at >= %s and created_at < %s").format(

@@ -81,6 +81,16 @@ class SourceFreshness(BaseModel):
     stale: bool
 
 
+class Unlinked(BaseModel):
+    """Dialogs of the window whose messages count but that no deal (lead) was linked to: the
+    chat's phone is no contact's number (`no_contact`, a CRM fix for the owner) or the contact
+    has no lead (`no_lead`)."""
+
+    dialogs: int = 0
+    no_contact: int = 0
+    no_lead: int = 0
+
+
 class AISpend(BaseModel):
     cost_usd: float = 0.0
     input_tokens: int = 0  # includes cached_tokens
@@ -106,6 +116,7 @@ class Report(BaseModel):
     best: DialogHighlight | None = None
     ai_spend: AISpend = Field(default_factory=AISpend)
     freshness: list[SourceFreshness] = Field(default_factory=list)
+    unlinked: Unlinked = Field(default_factory=Unlinked)
     analysis_available: bool = True
     problems: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -186,8 +186,23 @@ def paragraphs(report: Report) -> list[str]:
         for f in report.freshness
     ]
     if fresh:
-        out.append("Свежесть данных: " + "; ".join(fresh))
+        out.append("Свежесть данных: " + "; ".join(fresh) + _unlinked_sentence(report))
     return out
+
+
+def _unlinked_sentence(report: Report) -> str:
+    """The day's dialogs without a deal, next to freshness: both say how complete the figures are."""
+    u = report.unlinked
+    if not report.headline.dialogs:
+        return ""
+    if not u.dialogs:
+        return f". Все {report.headline.dialogs} диалог(ов) периода привязаны к сделкам."
+    why = []
+    if u.no_contact:
+        why.append(f"{u.no_contact} — номер чата не найден у контактов amoCRM")
+    if u.no_lead:
+        why.append(f"{u.no_lead} — у контакта нет сделки")
+    return f". Не привязано к сделке: {u.dialogs} из {report.headline.dialogs} диалог(ов) ({'; '.join(why)})."
 
 
 def split_messages(parts: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
