@@ -61,3 +61,4 @@ class DialogAnalysis(BaseModel):
     sentiment: Sentiment
     summary: str
     recommendation: str
+    confidence: int = Field(ge=0, le=100, description="Насколько ты уверен в этой оценке, 0–100")

@@ -52,6 +52,31 @@ class TenantSettings(BaseModel):
     )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
+    ai_monthly_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="AI spend cap per calendar month in USD (analysis and bot); none = no cap",
+    )
+    ai_escalation_model: str | None = Field(
+        None,
+        description="Stronger Gemini model that re-scores the dialogs where it pays (off when unset)",
+    )
+    ai_escalation_min_price: float | None = Field(
+        None, ge=0, description="Open deals priced at least this much are re-scored by the stronger model"
+    )
+    ai_escalation_min_confidence: int = Field(
+        60, ge=0, le=100, description="A first verdict the model is less sure of than this is re-scored"
+    )
+    ai_batch: Literal["auto", "never", "always"] = Field(
+        "auto",
+        description="Gemini Batch API at half price: auto = scheduled runs only (forced runs stay online)",
+    )
+    ai_batch_max_wait_minutes: int = Field(
+        90,
+        ge=1,
+        le=24 * 60,
+        description="How long a run waits for its Gemini batch before scoring the rest online",
+    )
     phone_region: str = Field("RU", description="Default region for numbers without a country code")
     language: str = Field("ru", description="Language of transcripts and of the LLM's verdict texts")
     gemini_rpm: int = Field(10, ge=1, le=10_000, description="Requests per minute to Gemini for this tenant")
