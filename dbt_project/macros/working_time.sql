@@ -89,3 +89,9 @@
     {{ from_at }}, {{ to_at }}, '{{ synkro_timezone() }}', time '{{ hours[0] }}', time '{{ hours[1] }}',
     {{ synkro_working_days() }}, {{ synkro_holidays() }})
 {%- endmacro %}
+
+{# `dbt run-operation install_working_seconds_function --vars ...`: the same function without a build
+   (for a warehouse whose marts come from elsewhere, e.g. the report tests' hand-made marts). #}
+{% macro install_working_seconds_function() -%}
+  {%- do run_query(create_working_seconds_function()) -%}
+{%- endmacro %}
