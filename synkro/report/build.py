@@ -25,6 +25,7 @@ from synkro.report.model import (
     SourceFreshness,
 )
 from synkro.report.render import local_time
+from synkro.report.sentences import without_repeated_sentences
 
 if TYPE_CHECKING:
     from synkro.controlplane.settings import TenantSettings
@@ -198,14 +199,18 @@ def _highlight(
     criteria = _as_list(a.get("criteria"))
     worst = min(criteria, key=lambda c: c.get("score", 100), default=None)
     lead_id = stat.get("lead_id") if stat else None
+    evidence = (worst or {}).get("evidence", "") or ""
+    summary, recommendation = without_repeated_sentences(
+        [a.get("summary") or "", a.get("recommendation") or ""], already_said=[evidence]
+    )
     return DialogHighlight(
         dialog_id=a["dialog_id"],
         manager_name=(stat or {}).get("manager_name") or UNASSIGNED,
         score=a.get("overall_score"),
         risk_flags=_as_list(a.get("risk_flags")),
-        evidence=(worst or {}).get("evidence", "") or "",
-        summary=a.get("summary") or "",
-        recommendation=a.get("recommendation") or "",
+        evidence=evidence,
+        summary=summary,
+        recommendation=recommendation,
         lead_id=lead_id,
         lead_url=lead_url(amocrm_base_url, lead_id),
     )
