@@ -705,6 +705,18 @@ def test_manager_days_with_analysis_scores(conn: psycopg.Connection) -> None:
     assert got[("Boris", date(2026, 10, 27))] == (1, 1, 1, 80.0, 0)
     assert got[("Unassigned", date(2026, 10, 23))] == (1, 2, 1, None, 0)  # 704's failed analysis ignored
     assert got[("Boris", date(2026, 10, 20))][3] is None
+    # 703's one turn: Fri 12:00 CEST answered the holiday Monday 09:00 CET — 70 h raw, 5 working hours
+    anna = next(
+        r
+        for r in rows(conn, "select * from acme_marts.mart_manager_days")
+        if (r["manager_name"], r["business_date"]) == ("Anna", date(2026, 10, 23))
+    )
+    assert (
+        anna["median_first_response_seconds"],
+        anna["median_first_response_working_seconds"],
+        anna["median_response_seconds"],
+        anna["median_response_working_seconds"],
+    ) == (252000, 18000, 252000, 18000)
     msg = rows(conn, "select attachments from acme_marts.fct_dialog_messages where message_id = '701-4'")[0]
     assert msg["attachments"][0]["mime"] == "application/pdf"
 
