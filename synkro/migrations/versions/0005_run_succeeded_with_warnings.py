@@ -4,8 +4,8 @@ Why a status and not only an event: an analysis that stopped (invalid key, quota
 ends with the report delivered, without scores; a plain `succeeded` hid that from `synkro runs`,
 the portal and anyone filtering runs by status.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
