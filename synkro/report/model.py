@@ -26,6 +26,8 @@ class Headline(BaseModel):
     messages_in: int = 0
     messages_out: int = 0
     median_first_response_seconds: float | None = None
+    # the same wait counted only within the tenant's working hours (None when not computed)
+    median_first_response_working_seconds: float | None = None
     left_waiting: int = 0
 
 
@@ -45,6 +47,7 @@ class ManagerRow(BaseModel):
     median_first_response_seconds: float | None
     left_waiting: int
     average_score: float | None
+    median_first_response_working_seconds: float | None = None
 
 
 class ManagerVsUsual(BaseModel):
@@ -118,5 +121,7 @@ class Report(BaseModel):
     freshness: list[SourceFreshness] = Field(default_factory=list)
     unlinked: Unlinked = Field(default_factory=Unlinked)
     analysis_available: bool = True
+    # the calendar response times were counted in, e.g. "пн–пт 09:00–18:00"; None = raw times only
+    working_hours: str | None = None
     problems: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

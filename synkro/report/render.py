@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from synkro.report.model import AISpend, DialogHighlight, Report
+from synkro.report.model import AISpend, DialogHighlight, ManagerRow, Report
 
 TELEGRAM_LIMIT = 4096
 
@@ -122,6 +122,27 @@ def _dialog_block(d: DialogHighlight) -> str:
     return "\n".join(lines)
 
 
+def _first_response_line(report: Report) -> str:
+    """The headline's response time, saying which it is: within working hours (the fair figure a
+    manager is judged by, raw beside it) or, when the calendar figure is missing, raw clock time."""
+    h = report.headline
+    raw = _duration(h.median_first_response_seconds)
+    if not report.working_hours:
+        return f"Медиана первого ответа (по часам): <b>{raw}</b>"
+    working = _duration(h.median_first_response_working_seconds)
+    return (
+        f"Медиана первого ответа в рабочее время ({esc(report.working_hours)}): <b>{working}</b> · "
+        f"по часам: {raw}"
+    )
+
+
+def manager_response_seconds(report: Report, m: ManagerRow) -> float | None:
+    """The manager's median first response the report shows: working-hours when it has them."""
+    return (
+        m.median_first_response_working_seconds if report.working_hours else m.median_first_response_seconds
+    )
+
+
 def against_usual_paragraph(report: Report) -> str:
     """One line per manager: today, and in brackets their median day of the last 4 weeks."""
     lines = ["<b>Сегодня и обычно</b> (в скобках — медиана за 4 нед.)"]
@@ -150,7 +171,7 @@ def paragraphs(report: Report) -> list[str]:
             [
                 f"Диалогов: <b>{h.dialogs}</b> · новых сделок: <b>{new_leads}</b>",
                 f"Сообщений: входящих {h.messages_in}, исходящих {h.messages_out}",
-                f"Медиана первого ответа: <b>{_duration(h.median_first_response_seconds)}</b>",
+                _first_response_line(report),
                 f"Клиентов осталось без ответа: <b>{h.left_waiting}</b>",
             ]
         )
@@ -161,9 +182,10 @@ def paragraphs(report: Report) -> list[str]:
             f"Качество: средняя оценка <b>{_score(q.average)}</b> (от {_score(q.minimum)} до "
             f"{_score(q.maximum)}, разброс ±{_score(q.stddev)}), оценено {q.analyzed} из {h.dialogs}"
         )
-    rows = ["<b>Менеджеры</b> (диалоги · медиана ответа · без ответа · оценка)"]
+    which = "в рабочее время" if report.working_hours else "по часам"
+    rows = [f"<b>Менеджеры</b> (диалоги · медиана ответа {which} · без ответа · оценка)"]
     rows += [
-        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(m.median_first_response_seconds)} · "
+        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(manager_response_seconds(report, m))} · "
         f"{m.left_waiting} · {_score(m.average_score)}"
         for m in report.managers
     ]

@@ -1,5 +1,6 @@
 -- Per manager and business day: the dialogs they were responsible for that had activity that day,
--- message counts, median first response, dialogs left waiting at the day's end, and from the
+-- message counts, median first response and median reply time over the turns started that day
+-- (raw and within working hours), dialogs left waiting at the day's end, and from the
 -- analysis step the average score and the number of flagged dialogs (status ok only; the newest
 -- analysis wins when a window was scored twice). An analysis counts for the day whose window it
 -- overlaps. Dialogs with no manager (unmatched) form a row with responsible_user_id NULL.
@@ -10,6 +11,20 @@ with days as (
         d.manager_name
     from {{ ref('fct_dialog_days') }} as dd
     inner join {{ ref('fct_dialogs') }} as d on d.dialog_id = dd.dialog_id
+),
+
+turn_medians as (
+    -- every answered customer turn started that day counts once, for the dialog's manager
+    select
+        d.responsible_user_id,
+        t.business_date,
+        percentile_cont(0.5) within group (order by t.response_seconds) as median_response_seconds,
+        percentile_cont(0.5) within group (order by t.response_working_seconds)
+            as median_response_working_seconds
+    from {{ ref('int_radist__message_turns') }} as t
+    inner join {{ ref('fct_dialogs') }} as d on d.dialog_id = t.dialog_id::bigint
+    where t.starts_turn and t.response_seconds is not null
+    group by d.responsible_user_id, t.business_date
 ),
 
 analyses_raw as (
@@ -57,7 +72,15 @@ select
     (count(*) filter (where days.left_waiting))::integer as dialogs_left_waiting,
     count(s.score)::integer as dialogs_scored,
     (avg(s.score))::double precision as average_score,
-    (count(*) filter (where s.flagged))::integer as flagged_dialogs
+    (count(*) filter (where s.flagged))::integer as flagged_dialogs,
+    (percentile_cont(0.5) within group (order by days.first_response_working_seconds)
+        filter (where days.first_response_working_seconds is not null))::double precision
+        as median_first_response_working_seconds,
+    max(tm.median_response_seconds)::double precision as median_response_seconds,
+    max(tm.median_response_working_seconds)::double precision as median_response_working_seconds
 from days
 left join scored_days as s on s.dialog_id = days.dialog_id and s.business_date = days.business_date
+left join turn_medians as tm
+    on tm.responsible_user_id is not distinct from days.responsible_user_id
+   and tm.business_date = days.business_date
 group by days.responsible_user_id, days.business_date
