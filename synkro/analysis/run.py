@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
+from synkro.analysis import corrections
 from synkro.analysis.gemini import (
     DialogJob,
     DialogResult,
@@ -143,6 +144,8 @@ def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
         )
     )
     conn.commit()
+    # Human corrections live beside the analyses, so the marts and reports can always join them.
+    corrections.ensure_table(conn, slug)
 
 
 def _upsert(conn: psycopg.Connection, slug: str, row: dict[str, Any]) -> None:
@@ -293,6 +296,7 @@ def analyze_window(
         prompt_version=p_version,
     )
     ensure_analysis_table(conn, slug)
+    corrections.remember_rubric(conn, slug, rubric)
     dialogs = _read_messages(conn, slug, window_start, window_end, context)
     summary.dialogs_in_window = len(dialogs)
     previous = _previous_ok(conn, slug, list(dialogs))
