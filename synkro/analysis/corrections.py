@@ -170,7 +170,7 @@ create table if not exists {weights} (
 
 def ensure_table(conn: psycopg.Connection, slug: str) -> None:
     """Create the corrections table (with its append-only triggers) and the weights table; commits."""
-    if table_exists(conn, slug) and _exists(conn, slug, WEIGHTS_TABLE):
+    if table_exists(conn, slug) and relation_exists(conn, slug, WEIGHTS_TABLE):
         return
     schema = sql.Identifier(schema_name(slug))
     statements = _DDL.format(
@@ -184,13 +184,13 @@ def ensure_table(conn: psycopg.Connection, slug: str) -> None:
     conn.commit()
 
 
-def _exists(conn: psycopg.Connection, slug: str, table: str) -> bool:
+def relation_exists(conn: psycopg.Connection, slug: str, table: str) -> bool:
     row = conn.execute("select to_regclass(%s)", (_qualified(slug, table),)).fetchone()
     return bool(row and row[0])
 
 
 def table_exists(conn: psycopg.Connection, slug: str) -> bool:
-    return _exists(conn, slug, TABLE)
+    return relation_exists(conn, slug, TABLE)
 
 
 def remember_rubric(conn: psycopg.Connection, slug: str, rubric: Rubric) -> None:
