@@ -226,3 +226,41 @@ def test_unknown_rubric_weights_fall_back_to_equal_weights(conn, slug) -> None:
     _write(conn, slug, "override", key="a_one", score=80, note="x")
     row = conn.execute(f"select corrected_overall from {human_overall_sql(slug)} as h").fetchone()
     assert row == (70,)
+
+
+def test_the_report_uses_human_values_and_says_how_many_were_corrected(conn, slug) -> None:
+    from synkro.controlplane.settings import TenantSettings
+    from synkro.report.build import build_report
+    from synkro.report.model import ReportWindow
+    from synkro.report.render import telegram_messages
+    from tests.analysis_marts import Dialog, create_marts
+
+    at = DAY1 + timedelta(hours=10)
+    create_marts(
+        conn,
+        slug,
+        [
+            Dialog(1, "Анна", 501, [(at, "inbound", "Цена?"), (at + timedelta(minutes=5), "outbound", "100")]),
+            Dialog(2, "Борис", 502, [(at, "inbound", "Привет"), (at + timedelta(minutes=9), "outbound", "Да")]),
+        ],
+        [],
+    )
+    corrections.remember_rubric(conn, slug, DEFAULT_RUBRIC)
+    scores = {"greeting": 40, "needs_discovery": 40}
+    _analysis(conn, slug, "1", DAY1, scores, overall=40)
+    _analysis(conn, slug, "2", DAY1, scores, overall=40)
+    _write(conn, slug, "dispute", dialog="1", key="greeting", note="поздоровался")
+    _write(conn, slug, "accept", dialog="1", key="greeting", score=100, note="да")
+    _write(conn, slug, "override", dialog="1", key="needs_discovery", score=75, note="спрашивал")
+    _write(conn, slug, "dispute", dialog="2", key="greeting", note="тоже поздоровался")
+
+    window = ReportWindow(start=DAY1, end=DAY1 + timedelta(days=1), timezone="Europe/Moscow", label="29.11.2026")
+    report = build_report(conn, slug, window, TenantSettings(min_dialogs=1), {})
+    human = round((100 * 10 + 75 * 25) / 35)  # 82
+    assert report.quality.average == (human + 40) / 2
+    assert (report.quality.maximum, report.quality.minimum) == (human, 40)
+    assert (report.quality.corrected_verdicts, report.quality.corrected_dialogs) == (2, 1)
+    assert report.quality.disputed_verdicts == 1
+    assert {m.manager_name: m.average_score for m in report.managers} == {"Анна": human, "Борис": 40}
+    text = "\n".join(telegram_messages(report))
+    assert "Исправлено людьми оценок: 2 в 1 диалоге; оспорено и ждёт ответа: 1" in text

@@ -89,6 +89,8 @@ def document_filename(report: Report) -> str:
 def _dialog_block(d: DialogHighlight) -> str:
     flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
     title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
+    if d.ai_score is not None and d.ai_score != d.score:
+        title += f" (ИИ: {_score(d.ai_score)})"
     if d.lead_url:
         title += f' · <a href="{html.escape(d.lead_url, quote=True)}">сделка {esc(d.lead_id)}</a>'
     lines = [title]
@@ -101,6 +103,19 @@ def _dialog_block(d: DialogHighlight) -> str:
     if d.recommendation:
         lines.append(f"→ {esc(d.recommendation)}")
     return "\n".join(lines)
+
+
+def _corrections_line(report: Report) -> str:
+    """How many verdicts humans corrected (the scores above already use their values) and disputed."""
+    q = report.quality
+    parts = []
+    if q.corrected_verdicts:
+        n = q.corrected_dialogs
+        where = "диалоге" if n % 10 == 1 and n % 100 != 11 else "диалогах"
+        parts.append(f"исправлено людьми оценок: {q.corrected_verdicts} в {n} {where}")
+    if q.disputed_verdicts:
+        parts.append(f"оспорено и ждёт ответа: {q.disputed_verdicts}")
+    return ("\n" + "; ".join(parts).capitalize()) if parts else ""
 
 
 def paragraphs(report: Report) -> list[str]:
@@ -128,6 +143,7 @@ def paragraphs(report: Report) -> list[str]:
         out.append(
             f"Качество: средняя оценка <b>{_score(q.average)}</b> (от {_score(q.minimum)} до "
             f"{_score(q.maximum)}, разброс ±{_score(q.stddev)}), оценено {q.analyzed} из {h.dialogs}"
+            + _corrections_line(report)
         )
     rows = ["<b>Менеджеры</b> (диалоги · медиана ответа · без ответа · оценка)"]
     rows += [
