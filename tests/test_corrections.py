@@ -240,8 +240,8 @@ def test_the_report_uses_human_values_and_says_how_many_were_corrected(conn, slu
         conn,
         slug,
         [
-            Dialog(1, "Анна", 501, [(at, "inbound", "Цена?"), (at + timedelta(minutes=5), "outbound", "100")]),
-            Dialog(2, "Борис", 502, [(at, "inbound", "Привет"), (at + timedelta(minutes=9), "outbound", "Да")]),
+            Dialog(1, "Анна", 501, [(at, "inbound", "Цена?"), (at + timedelta(minutes=5), "outbound", "1")]),
+            Dialog(2, "Борис", 502, [(at, "inbound", "Привет"), (at + timedelta(minutes=9), "outbound", "")]),
         ],
         [],
     )
@@ -254,7 +254,7 @@ def test_the_report_uses_human_values_and_says_how_many_were_corrected(conn, slu
     _write(conn, slug, "override", dialog="1", key="needs_discovery", score=75, note="спрашивал")
     _write(conn, slug, "dispute", dialog="2", key="greeting", note="тоже поздоровался")
 
-    window = ReportWindow(start=DAY1, end=DAY1 + timedelta(days=1), timezone="Europe/Moscow", label="29.11.2026")
+    window = ReportWindow(start=DAY1, end=DAY2, timezone="Europe/Moscow", label="29.11.2026")
     report = build_report(conn, slug, window, TenantSettings(min_dialogs=1), {})
     human = round((100 * 10 + 75 * 25) / 35)  # 82
     assert report.quality.average == (human + 40) / 2
