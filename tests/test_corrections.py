@@ -264,3 +264,14 @@ def test_the_report_uses_human_values_and_says_how_many_were_corrected(conn, slu
     assert {m.manager_name: m.average_score for m in report.managers} == {"Анна": human, "Борис": 40}
     text = "\n".join(telegram_messages(report))
     assert "Исправлено людьми оценок: 2 в 1 диалоге; оспорено и ждёт ответа: 1" in text
+
+
+def test_the_view_for_the_marts_holds_the_per_window_scores(conn, slug) -> None:
+    corrections.remember_rubric(conn, slug, DEFAULT_RUBRIC)
+    _analysis(conn, slug, "d1", DAY1, {"greeting": 40, "needs_discovery": 60}, overall=55)
+    _write(conn, slug, "override", key="greeting", score=100, note="coach")
+    view = conn.execute(
+        f'select dialog_id, window_start, corrected_overall, corrected_criteria from "{slug}_analysis".'
+        "dialog_human_scores"
+    ).fetchall()
+    assert view == [("d1", DAY1, round((100 * 10 + 60 * 25) / 35), 1)]

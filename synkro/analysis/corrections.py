@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 TABLE = "verdict_corrections"
 WEIGHTS_TABLE = "rubric_weights"
+# A view of human_overall_sql(per_window=True), for dbt (source analysis.dialog_human_scores).
+VIEW = "dialog_human_scores"
 KINDS = ("dispute", "accept", "reject", "override")
 HUMAN_VALUE_KINDS = ("accept", "override")
 # Who may write which kind; the portal adds that a manager disputes only their own dialogs.
@@ -169,8 +171,17 @@ create table if not exists {weights} (
 
 
 def ensure_table(conn: psycopg.Connection, slug: str) -> None:
-    """Create the corrections table (with its append-only triggers) and the weights table; commits."""
-    if table_exists(conn, slug) and relation_exists(conn, slug, WEIGHTS_TABLE):
+    """Create the corrections table (with its append-only triggers) and the weights table; commits.
+
+    Once ``dialog_analyses`` exists, also the view ``dialog_human_scores`` (one row per analysed
+    window with its human-corrected overall), which the dbt marts read.
+    """
+    analyses = relation_exists(conn, slug, "dialog_analyses")
+    if (
+        table_exists(conn, slug)
+        and relation_exists(conn, slug, WEIGHTS_TABLE)
+        and (not analyses or relation_exists(conn, slug, VIEW))
+    ):
         return
     schema = sql.Identifier(schema_name(slug))
     statements = _DDL.format(
@@ -181,6 +192,11 @@ def ensure_table(conn: psycopg.Connection, slug: str) -> None:
     # One advisory lock per tenant: two first corrections at once must not race on CREATE.
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"verdict_corrections:{slug}",))
     conn.execute(statements)
+    if analyses:
+        conn.execute(
+            f"create or replace view {_qualified(slug, VIEW)} as select * from "
+            f"{human_overall_sql(slug, per_window=True)} as h"
+        )
     conn.commit()
 
 
