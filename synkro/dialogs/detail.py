@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from synkro.analysis.corrections import states
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.analysis.transcript import _LABELS, Message, build_transcript
 from synkro.dialogs.highlight import Segment, highlight_lines, normalise_quote
@@ -273,4 +274,6 @@ def dialog_detail(
         analysis=current,
         history=history,
         transcript=transcript,
+        # Human verdicts per criterion key (synkro.analysis.corrections.CriterionState).
+        verdicts=states(conn, slug, [dialog_id]).get(dialog_id, {}),
     )

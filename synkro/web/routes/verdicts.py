@@ -1,8 +1,8 @@
 """Disputes and overrides of AI verdicts: `POST /t/{slug}/dialogs/{id}/criteria/{key}/{action}`.
 
 Who may do what, checked here on the server whatever the form sent:
-- the dialog must be one the reader may see: a manager only their own (their amoCRM user is the
-  dialog's responsible user), else **404** exactly like a missing dialog or criterion;
+- the dialog must be one the reader may see (`synkro.web.routes.dialogs.scope_of`, the dialog
+  pages' rule: a manager only their own), else **404** exactly like a missing dialog or criterion;
 - the kind must be one the role may write (`corrections.KINDS_BY_ROLE`): a manager disputes
   (with a reason), a viewer or admin accepts (with the corrected score) or rejects (with a note)
   an open dispute, and overrides any criterion directly (score and note); otherwise **403**;
@@ -33,6 +33,7 @@ from synkro.analysis.corrections import KINDS, KINDS_BY_ROLE, CorrectionError
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.tenant_context import TenantContext
 from synkro.web.access import TenantAccess, controlplane, require
+from synkro.web.routes.dialogs import scope_of
 from synkro.web.templating import TEMPLATES
 
 router = APIRouter()
@@ -76,21 +77,18 @@ def _exists(conn: psycopg.Connection, qualified: str) -> bool:
 
 
 def visible(conn: psycopg.Connection, access: TenantAccess, dialog_id: str) -> bool:
-    """Whether the reader may see the dialog: it exists, and a manager's must be their own."""
+    """Whether the reader may see the dialog: it exists and lies in their scope (the dialog pages' rule)."""
     marts = f"{access.slug}_marts"
     if not dialog_id.isdigit() or not _exists(conn, f'"{marts}"."fct_dialogs"'):
         return False
+    condition, params = scope_of(access).condition("d")
     row = conn.execute(
-        sql.SQL("select responsible_user_id from {} where dialog_id = %s").format(
-            sql.Identifier(marts, "fct_dialogs")
+        sql.SQL("select 1 from {} d where d.dialog_id = %(id)s and {}").format(
+            sql.Identifier(marts, "fct_dialogs"), condition
         ),
-        (int(dialog_id),),
+        {"id": int(dialog_id), **params},
     ).fetchone()
-    if row is None:
-        return False
-    if access.role == "manager":
-        return access.amocrm_user_id is not None and row[0] == access.amocrm_user_id
-    return True
+    return row is not None
 
 
 def current_verdict(conn: psycopg.Connection, slug: str, dialog_id: str, key: str) -> dict[str, Any] | None:
