@@ -136,6 +136,8 @@ def test_a_manager_disputes_a_viewer_accepts_and_the_report_uses_the_human_value
     sign_in(page, portal, seeded.viewer, path)
     greeting = _block(page, GREETING)
     assert greeting.locator("[data-testid=dispute]").count() == 0  # viewers answer, they do not dispute
+    greeting.scroll_into_view_if_needed()
+    screenshot(page, "verdicts-answer")
     greeting.locator("input[name=score]").first.fill("90")
     greeting.locator("[data-testid=accept]").click()
     page.wait_for_url(re.compile(r".*verdict_done=accept.*"))
