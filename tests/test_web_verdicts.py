@@ -255,3 +255,12 @@ def test_calibration_shows_how_often_humans_changed_the_ai(portal: Portal, seede
     links.first.click()
     page.wait_for_url(re.compile(r".*/dialogs/60[12]#verdict-greeting"))
     assert _block(page, GREETING).locator("[data-testid=human-score]").is_visible()
+
+
+def test_calibration_of_a_company_without_analyses_says_nothing_was_corrected(portal: Portal, page) -> None:
+    slug = portal.tenant("vrdempty")
+    sign_in(page, portal, portal.account("viewer", slug), f"/t/{slug}/calibration")
+    assert page.locator("[data-testid=calibration-empty]").is_visible()
+    rows = page.locator("[data-testid=calibration-row]")
+    assert rows.count() == len(DEFAULT_RUBRIC.criteria)
+    assert rows.first.locator("[data-testid=calibration-scored]").inner_text() == "0"
