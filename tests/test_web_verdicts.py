@@ -167,6 +167,10 @@ def test_a_manager_disputes_a_viewer_accepts_and_the_report_uses_the_human_value
     block = _block(page, NEXT_STEP)
     assert block.locator("[data-testid=human-score]").inner_text() == "80"
     assert block.locator("[data-testid=ai-score]").inner_text() == "40"
+    page.goto(f"{portal.url}{path}?lang=en")
+    assert "Human score" in _block(page, NEXT_STEP).inner_text()
+    assert "Override the score" in _block(page, NEXT_STEP).inner_text()
+    page.goto(f"{portal.url}{path}?lang=ru")
     greeting = _block(page, GREETING)
     greeting.locator("[data-testid=verdict-history] summary").click()
     history = greeting.locator("[data-testid=verdict-history-row]")
@@ -264,3 +268,6 @@ def test_calibration_of_a_company_without_analyses_says_nothing_was_corrected(po
     rows = page.locator("[data-testid=calibration-row]")
     assert rows.count() == len(DEFAULT_RUBRIC.criteria)
     assert rows.first.locator("[data-testid=calibration-scored]").inner_text() == "0"
+    page.goto(f"{portal.url}/t/{slug}/calibration?lang=en")
+    assert page.locator("h1").inner_text() == "Rubric calibration"
+    assert "Nobody has corrected" in page.locator("[data-testid=calibration-empty]").inner_text()
