@@ -275,3 +275,26 @@ def test_the_view_for_the_marts_holds_the_per_window_scores(conn, slug) -> None:
         "dialog_human_scores"
     ).fetchall()
     assert view == [("d1", DAY1, round((100 * 10 + 60 * 25) / 35), 1)]
+
+
+def test_stored_weights_na_criteria_and_the_fatal_cap_apply_to_human_values(conn, slug) -> None:
+    """Analyses that store each criterion's weight and type (issue 14.3's scoring) are recomputed alike."""
+    criteria = [
+        {"key": "greeting", "score": 90, "weight": 20, "type": "scored"},
+        {"key": "politeness", "score": 80, "weight": 30, "type": "fatal"},
+        {"key": "delivery", "score": None, "weight": 50, "type": "na_allowed", "not_applicable": True},
+    ]
+    for dialog in ("d1", "d2"):
+        conn.execute(
+            f'insert into "{slug}_analysis".dialog_analyses (tenant_slug, dialog_id, window_start, '
+            "window_end, rubric_version, overall_score, criteria, status) "
+            "values (%s, %s, %s, %s, 'r-x', 84, %s::jsonb, 'ok')",
+            (slug, dialog, DAY1, DAY2, json.dumps(criteria)),
+        )
+    conn.commit()
+    # d1: a coach lowers greeting to 40 → (40·20 + 80·30) / 50 = 64 (delivery N/A stays out).
+    _write(conn, slug, "override", dialog="d1", key="greeting", score=40, note="нет имени")
+    # d2: the fatal criterion corrected to 30 → (90·20 + 30·30) / 50 = 54, capped at 40.
+    _write(conn, slug, "override", dialog="d2", key="politeness", score=30, note="грубо")
+    rows = dict(conn.execute(f"select dialog_id, corrected_overall from {human_overall_sql(slug)} as h"))
+    assert rows == {"d1": 64, "d2": corrections.FATAL_CAP}

@@ -49,6 +49,10 @@ KINDS_BY_ROLE: dict[str, frozenset[str]] = {
     "super_admin": frozenset({"accept", "reject", "override"}),
 }
 NOTE_MAX = 2000
+# The scoring rule of issue 14.3 (synkro.analysis.scoring): a fatal criterion scored below 50 caps
+# the dialog's overall at 40 — applied to the corrected overall too, with the human values.
+FATAL_BELOW = 50
+FATAL_CAP = 40
 
 
 class CorrectionError(ValueError):
@@ -335,8 +339,10 @@ def human_overall_sql(slug: str, *, per_window: bool = False) -> str:
     Use it as ``select … from <this> as h``. Columns: ``dialog_id``, ``window_start``,
     ``window_end``, ``rubric_version``, ``ai_overall`` (the stored overall), ``corrected_overall``
     (the stored overall when no human value exists; otherwise the weighted mean of the criterion
-    scores with each human value in place of the AI's, by the weights of the rubric version that
-    scored the row — equal weights if that version's weights were never recorded), and
+    scores with each human value in place of the AI's — N/A criteria, stored without a score, left
+    out — by each criterion's stored weight, else the weights recorded for the rubric version that
+    scored the row, else equal weights; capped at FATAL_CAP when a ``fatal`` criterion ends below
+    FATAL_BELOW, rounded half up), and
     ``corrected_criteria`` / ``disputed_criteria`` (how many criteria carry a human value / an open
     dispute). One row per dialog (its latest successful analysis), or with ``per_window`` one row
     per analysed window (its latest successful analysis there) — for a report of one day.
@@ -364,9 +370,15 @@ def human_overall_sql(slug: str, *, per_window: bool = False) -> str:
         order by dialog_id, criterion_key, id desc
     ), scored as (
         select a.dialog_id, a.window_start, a.window_end,
-               (c.item ->> 'score')::numeric as ai_score,
+               case when jsonb_typeof(c.item -> 'score') = 'number'
+                    then (c.item ->> 'score')::numeric end as ai_score,
                h.score as human_score,
-               coalesce(w.weight, 1) as weight,
+               coalesce(
+                   case when jsonb_typeof(c.item -> 'weight') = 'number'
+                        then (c.item ->> 'weight')::numeric end,
+                   w.weight, 1
+               ) as weight,
+               coalesce(c.item ->> 'type' = 'fatal', false) as fatal,
                coalesce(l.kind = 'dispute', false) as disputed
         from current_analysis a
         cross join lateral jsonb_array_elements(
@@ -382,14 +394,17 @@ def human_overall_sql(slug: str, *, per_window: bool = False) -> str:
                sum(coalesce(human_score, ai_score) * weight)
                    filter (where coalesce(human_score, ai_score) is not null)
                  / nullif(sum(weight) filter (where coalesce(human_score, ai_score) is not null), 0)
-                   as weighted
+                   as weighted,
+               coalesce(bool_or(fatal and coalesce(human_score, ai_score) < {FATAL_BELOW}), false)
+                   as capped
         from scored
         group by dialog_id, window_start, window_end
     )
     select a.dialog_id, a.window_start, a.window_end, a.rubric_version,
            a.overall_score as ai_overall,
-           case when coalesce(p.corrected_criteria, 0) > 0 then round(p.weighted)::integer
-                else a.overall_score end as corrected_overall,
+           case when coalesce(p.corrected_criteria, 0) = 0 then a.overall_score
+                when p.capped then least(round(p.weighted), {FATAL_CAP})::integer
+                else round(p.weighted)::integer end as corrected_overall,
            coalesce(p.corrected_criteria, 0)::integer as corrected_criteria,
            coalesce(p.disputed_criteria, 0)::integer as disputed_criteria
     from current_analysis a
