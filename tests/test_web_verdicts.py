@@ -167,6 +167,9 @@ def test_a_manager_disputes_a_viewer_accepts_and_the_report_uses_the_human_value
     block = _block(page, NEXT_STEP)
     assert block.locator("[data-testid=human-score]").inner_text() == "80"
     assert block.locator("[data-testid=ai-score]").inner_text() == "40"
+    # The dialog's overall: the AI's stays, the corrected one beside it (90·10 + 80·20 + 40·70) / 100.
+    assert page.locator("[data-testid=overall-score]").inner_text() == "40"
+    assert page.locator("[data-testid=human-overall]").inner_text() == "с исправлениями людей: 53"
     page.goto(f"{portal.url}{path}?lang=en")
     assert "Human score" in _block(page, NEXT_STEP).inner_text()
     assert "Override the score" in _block(page, NEXT_STEP).inner_text()

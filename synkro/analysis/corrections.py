@@ -411,3 +411,22 @@ def human_overall_sql(slug: str, *, per_window: bool = False) -> str:
     left join per_row p on p.dialog_id = a.dialog_id and p.window_start = a.window_start
         and p.window_end = a.window_end
 )"""
+
+
+def corrected_overall(
+    conn: psycopg.Connection, slug: str, dialog_id: str, window_start: datetime, window_end: datetime
+) -> int | None:
+    """The dialog's overall for one analysed window with human values applied, or None when no
+    criterion of it carries a human value (or nothing was ever corrected in this tenant)."""
+    if not (
+        table_exists(conn, slug)
+        and relation_exists(conn, slug, WEIGHTS_TABLE)
+        and relation_exists(conn, slug, "dialog_analyses")
+    ):
+        return None
+    row = conn.execute(
+        f"select corrected_overall from {human_overall_sql(slug, per_window=True)} as h "
+        "where dialog_id = %s and window_start = %s and window_end = %s and corrected_criteria > 0",
+        (dialog_id, window_start, window_end),
+    ).fetchone()
+    return row[0] if row else None

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from synkro.analysis.corrections import states
+from synkro.analysis.corrections import corrected_overall, states
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.analysis.transcript import _LABELS, Message, build_transcript
 from synkro.dialogs.highlight import Segment, highlight_lines, normalise_quote
@@ -91,6 +91,7 @@ class DialogDetail:
     history: list[AnalysisView]
     transcript: list[TranscriptLine]
     verdicts: dict[str, Any] = field(default_factory=dict)
+    human_overall: int | None = None  # the current analysis' overall with human values, when corrected
 
 
 def _one(conn: psycopg.Connection, query: sql.Composable, params: Any) -> dict[str, Any] | None:
@@ -276,4 +277,9 @@ def dialog_detail(
         transcript=transcript,
         # Human verdicts per criterion key (synkro.analysis.corrections.CriterionState).
         verdicts=states(conn, slug, [dialog_id]).get(dialog_id, {}),
+        human_overall=(
+            corrected_overall(conn, slug, dialog_id, current.window_start, current.window_end)
+            if current is not None
+            else None
+        ),
     )

@@ -3,6 +3,7 @@
 MESSAGES = {
     "verdicts.human_score": ("Оценка человека", "Human score"),
     "verdicts.ai_was": ("ИИ: {score}", "AI: {score}"),
+    "verdicts.human_overall": ("с исправлениями людей: {score}", "with human corrections: {score}"),
     "verdicts.disputed": ("Оспорено", "Disputed"),
     "verdicts.dispute": ("Оспорить оценку", "Dispute this score"),
     "verdicts.reason": ("Почему оценка неверна", "Why the score is wrong"),
