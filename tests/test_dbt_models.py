@@ -19,6 +19,7 @@ import psycopg
 import pytest
 import yaml
 
+from synkro.analysis.corrections import record
 from synkro.analysis.run import ensure_analysis_table
 from synkro.controlplane.settings import TenantSettings
 from synkro.modeling.dbt import DbtRun, dbt_vars, write_profile
@@ -358,17 +359,48 @@ def load_acme_increment(conn: psycopg.Connection) -> None:
     ensure_analysis_table(conn, ACME)  # the analysis step's own DDL
     day_1027 = (utc("2026-10-26 21:01"), utc("2026-10-27 21:01"))
     day_1023 = (utc("2026-10-22 20:01"), utc("2026-10-23 20:01"))
+    c703 = '[{"key": "greeting", "score": 40}, {"key": "next_step", "score": 40}]'
     rows = [
-        ("acme", "701", *day_1027, 80, "[]", "ok", utc("2026-10-28 00:00")),
-        ("acme", "703", *day_1023, 40, '["customer_waiting"]', "ok", utc("2026-10-25 00:00")),
-        ("acme", "704", *day_1023, None, "[]", "failed", utc("2026-10-25 00:00")),  # not ok, ignored
-        ("acme", "706", *day_1027, 70, "[]", "skipped", utc("2026-10-28 00:00")),  # not ok, ignored
+        (
+            "acme",
+            "701",
+            *day_1027,
+            80,
+            "[]",
+            '[{"key": "next_step", "score": 80}]',
+            "ok",
+            utc("2026-10-28 00:00"),
+        ),
+        ("acme", "703", *day_1023, 40, '["customer_waiting"]', c703, "ok", utc("2026-10-25 00:00")),
+        ("acme", "704", *day_1023, None, "[]", "[]", "failed", utc("2026-10-25 00:00")),  # not ok, ignored
+        ("acme", "706", *day_1027, 70, "[]", "[]", "skipped", utc("2026-10-28 00:00")),  # not ok, ignored
     ]
     with conn.cursor() as cur:
         cur.executemany(
             "insert into acme_analysis.dialog_analyses (tenant_slug, dialog_id, window_start, window_end,"
-            " overall_score, risk_flags, status, analyzed_at) values (%s,%s,%s,%s,%s,%s::jsonb,%s,%s)",
+            " overall_score, risk_flags, criteria, status, analyzed_at)"
+            " values (%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s)",
             rows,
+        )
+    # A coach overrides 703's greeting (no rubric weights recorded: equal weights, (100 + 40) / 2);
+    # 701's manager disputes its next step.
+    for dialog, key, kind, score in (
+        ("703", "greeting", "override", 100),
+        ("701", "next_step", "dispute", None),
+    ):
+        role = "manager" if kind == "dispute" else "admin"
+        record(
+            conn,
+            ACME,
+            dialog,
+            key,
+            kind,
+            score=score,
+            note="test",
+            ai_score=40,
+            rubric_version=None,
+            actor="tests",
+            actor_role=role,
         )
 
 
@@ -699,12 +731,24 @@ def test_manager_days_with_analysis_scores(conn: psycopg.Connection) -> None:
             r["dialogs_left_waiting"],
             r["average_score"],
             r["flagged_dialogs"],
+            r["average_score_corrected"],
+            r["corrected_dialogs"],
+            r["disputed_dialogs"],
         )
         for r in rows(conn, "select * from acme_marts.mart_manager_days")
     }
-    assert got[("Anna", date(2026, 10, 23))] == (1, 2, 1, 40.0, 1)  # 703 scored and flagged
-    assert got[("Boris", date(2026, 10, 27))] == (1, 1, 1, 80.0, 0)
-    assert got[("Unassigned", date(2026, 10, 23))] == (1, 2, 1, None, 0)  # 704's failed analysis ignored
+    assert got[("Anna", date(2026, 10, 23))] == (
+        1,
+        2,
+        1,
+        40.0,
+        1,
+        70.0,
+        1,
+        0,
+    )  # 703 scored, flagged, corrected
+    assert got[("Boris", date(2026, 10, 27))] == (1, 1, 1, 80.0, 0, 80.0, 0, 1)  # 701 disputed
+    assert got[("Unassigned", date(2026, 10, 23))] == (1, 2, 1, None, 0, None, 0, 0)  # 704 failed: ignored
     assert got[("Boris", date(2026, 10, 20))][3] is None
     # 703's one turn: Fri 12:00 CEST answered the holiday Monday 09:00 CET — 70 h raw, 5 working hours
     anna = next(

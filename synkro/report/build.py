@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from synkro import trends
+from synkro.analysis import corrections
 from synkro.analysis.budget import BUDGET_REASON
 from synkro.report.model import (
     AISpend,
@@ -202,6 +203,35 @@ def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
+def _human_scores(
+    conn: psycopg.Connection, slug: str, window: ReportWindow
+) -> dict[str, tuple[int, int, int]]:
+    """Per dialog analysed in the window: (overall with human values, corrected criteria, open disputes).
+
+    Only dialogs with any human correction or open dispute are returned; a tenant without the
+    corrections table has none.
+    """
+    if not corrections.table_exists(conn, slug) or not corrections.relation_exists(
+        conn, slug, corrections.WEIGHTS_TABLE
+    ):
+        return {}
+    query = (
+        "select dialog_id, corrected_overall, corrected_criteria, disputed_criteria "
+        f"from {corrections.human_overall_sql(slug, per_window=True)} as h "
+        "where window_start = %s and window_end = %s and (corrected_criteria > 0 or disputed_criteria > 0)"
+    )
+    return {row[0]: tuple(row[1:]) for row in conn.execute(query, (window.start, window.end))}
+
+
+def _apply_human_values(ok: list[dict[str, Any]], human: dict[str, tuple[int, int, int]]) -> None:
+    """Replace each corrected dialog's overall score by the human one; the AI's stays in ``ai_score``."""
+    for a in ok:
+        a["ai_score"] = a["overall_score"]
+        corrected = human.get(a["dialog_id"])
+        if corrected is not None and corrected[1] > 0 and corrected[0] is not None:
+            a["overall_score"] = corrected[0]
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -225,6 +255,7 @@ def _highlight(
         dialog_id=a["dialog_id"],
         manager_name=(stat or {}).get("manager_name") or UNASSIGNED,
         score=a.get("overall_score"),
+        ai_score=a.get("ai_score"),
         risk_flags=_as_list(a.get("risk_flags")),
         evidence=evidence,
         summary=summary,
@@ -401,10 +432,17 @@ def build_report(
     analyses = _analyses(conn, slug, window)
     rows = [a for a in (analyses or []) if a["dialog_id"] in by_id]
     ok = [a for a in rows if a["status"] == "ok" and a["overall_score"] is not None]
+    human = _human_scores(conn, slug, window)
+    _apply_human_values(ok, human)
     scores_by_dialog = {a["dialog_id"]: a["overall_score"] for a in ok}
     q = report.quality
     q.analyzed, q.failed = len(ok), sum(1 for a in rows if a["status"] == "failed")
     q.not_analyzed = h.dialogs - q.analyzed
+    in_report = {a["dialog_id"] for a in ok}
+    corrected = {d: c for d, c in human.items() if d in in_report}
+    q.corrected_verdicts = sum(c[1] for c in corrected.values())
+    q.corrected_dialogs = sum(1 for c in corrected.values() if c[1] > 0)
+    q.disputed_verdicts = sum(c[2] for c in corrected.values())
     if ok:
         scores = [a["overall_score"] for a in ok]
         q.average = round(sum(scores) / len(scores), 1)

@@ -39,6 +39,10 @@ class Quality(BaseModel):
     minimum: int | None = None
     maximum: int | None = None
     stddev: float | None = None
+    # Human corrections (synkro.analysis.corrections): scores above already use the human values.
+    corrected_verdicts: int = 0
+    corrected_dialogs: int = 0
+    disputed_verdicts: int = 0
 
 
 class ManagerRow(BaseModel):
@@ -69,6 +73,7 @@ class DialogHighlight(BaseModel):
     dialog_id: str
     manager_name: str
     score: int | None
+    ai_score: int | None = None  # the AI's overall when humans corrected the score
     risk_flags: list[str] = Field(default_factory=list)
     evidence: str = ""
     summary: str = ""

@@ -108,6 +108,8 @@ def _spend_line(s: AISpend) -> str:
 def _dialog_block(d: DialogHighlight) -> str:
     flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
     title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
+    if d.ai_score is not None and d.ai_score != d.score:
+        title += f" (ИИ: {_score(d.ai_score)})"
     if d.lead_url:
         title += f' · <a href="{html.escape(d.lead_url, quote=True)}">сделка {esc(d.lead_id)}</a>'
     lines = [title]
@@ -156,6 +158,19 @@ def against_usual_paragraph(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _corrections_line(report: Report) -> str:
+    """How many verdicts humans corrected (the scores above already use their values) and disputed."""
+    q = report.quality
+    parts = []
+    if q.corrected_verdicts:
+        n = q.corrected_dialogs
+        where = "диалоге" if n % 10 == 1 and n % 100 != 11 else "диалогах"
+        parts.append(f"исправлено людьми оценок: {q.corrected_verdicts} в {n} {where}")
+    if q.disputed_verdicts:
+        parts.append(f"оспорено и ждёт ответа: {q.disputed_verdicts}")
+    return ("\n" + "; ".join(parts).capitalize()) if parts else ""
+
+
 def paragraphs(report: Report) -> list[str]:
     """The report as HTML paragraphs (each self-contained: tags open and close inside it)."""
     out = [f"<b>Отчёт по продажам в мессенджерах — {esc(period_title(report))}</b>"]
@@ -181,6 +196,7 @@ def paragraphs(report: Report) -> list[str]:
         out.append(
             f"Качество: средняя оценка <b>{_score(q.average)}</b> (от {_score(q.minimum)} до "
             f"{_score(q.maximum)}, разброс ±{_score(q.stddev)}), оценено {q.analyzed} из {h.dialogs}"
+            + _corrections_line(report)
         )
     which = "в рабочее время" if report.working_hours else "по часам"
     rows = [f"<b>Менеджеры</b> (диалоги · медиана ответа {which} · без ответа · оценка)"]
