@@ -243,3 +243,24 @@ def test_csv_cells_never_start_a_formula() -> None:
 
     assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and safe_cell("@x") == "'@x"
     assert safe_cell("-1+2") == "'-1+2" and safe_cell("ok") == "ok" and safe_cell(5) == 5
+
+
+def test_the_report_links_every_dialog_it_mentions_to_its_page(
+    portal: Portal, seeded: Seeded, database_url: str
+) -> None:
+    from synkro.controlplane import TenantSettings
+    from synkro.report.build import build_report
+    from synkro.report.model import ReportWindow
+    from synkro.report.render import paragraphs
+
+    window = ReportWindow(start=WINDOW[0], end=WINDOW[1], timezone="Europe/Moscow")
+    with connect(database_url) as conn:
+        report = build_report(
+            conn, seeded.slug, window, TenantSettings(min_dialogs=1), {}, portal_url=portal.url
+        )
+    mentioned = [*report.riskiest, *([report.best] if report.best else [])]
+    assert mentioned and all(
+        d.dialog_url == f"{portal.url}/t/{seeded.slug}/dialogs/{d.dialog_id}" for d in mentioned
+    )
+    text = "\n".join(paragraphs(report))
+    assert f'href="{portal.url}/t/{seeded.slug}/dialogs/501"' in text
