@@ -394,6 +394,7 @@ def snapshot(conn: psycopg.Connection, slug: str) -> dict[str, list[tuple]]:
         "dim_contacts",
         "dim_managers",
         "mart_manager_days",
+        "mart_manager_dialog_days",
     ):
         out[table] = sorted(conn.execute(f'select t::text from "{slug}_marts".{table} t').fetchall())
     for table, key in (
@@ -603,6 +604,31 @@ def test_manager_days_with_analysis_scores(conn: psycopg.Connection) -> None:
     assert msg["attachments"][0]["mime"] == "application/pdf"
 
 
+def test_manager_dialog_days_carry_the_week_and_the_day_score(conn: psycopg.Connection) -> None:
+    got = {
+        (r["dialog_id"], r["business_date"]): r
+        for r in rows(conn, "select * from acme_marts.mart_manager_dialog_days")
+    }
+    assert len(got) == len(days(conn, ACME))  # one row per dialog day
+    d703 = got[(703, date(2026, 10, 23))]  # a Friday: ISO week of Monday 10-19
+    assert (d703["week_start"], d703["manager_name"], d703["ai_score"], d703["flagged"]) == (
+        date(2026, 10, 19),
+        "Anna",
+        40.0,
+        True,
+    )
+    assert d703["left_waiting"] is True and d703["first_response_seconds"] == 252000
+    d701 = got[(701, date(2026, 10, 27))]
+    assert (d701["week_start"], d701["manager_name"], d701["ai_score"]) == (date(2026, 10, 26), "Boris", 80.0)
+    indexed = conn.execute(
+        "select indexdef from pg_indexes "
+        "where schemaname = 'acme_marts' and tablename = 'mart_manager_dialog_days'"
+    ).fetchall()
+    assert any("(business_date, responsible_user_id)" in r[0] for r in indexed)  # the trends' range scans
+    d704 = got[(704, date(2026, 10, 23))]  # no manager; its failed analysis is no score
+    assert (d704["responsible_user_id"], d704["manager_name"], d704["ai_score"]) == (None, "Unassigned", None)
+
+
 def test_every_mart_and_column_is_described(built: dict[str, Any]) -> None:
     manifest = json.loads((built["first"].target_path / "manifest.json").read_text())
     marts = [
@@ -618,6 +644,7 @@ def test_every_mart_and_column_is_described(built: dict[str, Any]) -> None:
         "dim_contacts",
         "dim_managers",
         "mart_manager_days",
+        "mart_manager_dialog_days",
     }
     undocumented = [n["name"] for n in marts if not n["description"].strip()]
     undocumented += [

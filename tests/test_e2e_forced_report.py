@@ -230,6 +230,7 @@ def test_generator_bad_dialogs_score_lower_and_carry_the_right_flags(
         (tenant.window.start, tenant.window.end),
     ).fetchall()
     scenario = tenant.sandbox.state.scenario
+    followup = timedelta(minutes=tenant.cp.settings.get_settings(tenant.slug).followup_window_minutes)
     good, bad = [], []
     for dialog_id, score, flags in rows:
         chat = truth[int(dialog_id)]
@@ -238,6 +239,12 @@ def test_generator_bad_dialogs_score_lower_and_carry_the_right_flags(
         if chat["quality"] != "bad" or last >= tenant.window.end.timestamp():
             continue  # the dialog goes on after the window: its ending is not in this transcript
         for generator_flag, product_flag in EXPECTED_FLAGS.items():
+            if product_flag == "customer_waiting":
+                # set from the hard metrics by the report's rule: waiting at least the follow-up window
+                if last > (tenant.window.end - followup).timestamp():
+                    continue
+            elif chat["injection"]:
+                continue  # the emulator is fooled by the injected text and reports no flags of its own
             if generator_flag in chat["risk_flags"]:
                 assert product_flag in flags, (dialog_id, chat["pattern"], flags)
     assert good and bad, "the window should hold both good and bad dialogs"

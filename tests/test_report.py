@@ -294,3 +294,39 @@ def test_followup_window_decides_who_was_left_waiting(conn: psycopg.Connection) 
     short = build_report(conn, slug, WINDOW, TenantSettings(followup_window_minutes=15), {})
     assert short.headline.left_waiting == 2
     assert {m.manager_name: m.left_waiting for m in short.managers} == {"Анна": 2, "Борис": 0}
+
+
+def test_freshness_states_the_dialogs_of_the_day_without_a_deal(conn: psycopg.Connection) -> None:
+    """Two of the window's dialogs have no lead: one matched no contact, one's contact has no deal;
+    a dialog outside the window does not count."""
+    slug = "u" + uuid.uuid4().hex[:8]
+    inside = [
+        (START + timedelta(hours=1), "inbound", "Здравствуйте"),
+        (START + timedelta(hours=2), "outbound", "Да"),
+    ]
+    before = [(START - timedelta(days=2), "inbound", "старое")]
+    dialogs = [
+        Dialog(1, "Анна", 501, inside),
+        Dialog(2, "Анна", None, inside),
+        Dialog(3, "Борис", None, inside),
+        Dialog(4, "Борис", None, before),
+    ]
+    create_marts(conn, slug, dialogs, [])
+    conn.execute(
+        f'update "{slug}_marts".fct_dialogs set match_status = %s where dialog_id in (3, 4)', ("unmatched",)
+    )
+    report = build_report(conn, slug, WINDOW, TenantSettings(min_dialogs=1), {})
+    assert report.headline.dialogs == 3
+    assert (report.unlinked.dialogs, report.unlinked.no_contact, report.unlinked.no_lead) == (2, 1, 1)
+    text = "\n".join(telegram_messages(report))
+    freshness = next(line for line in text.split("\n") if line.startswith("Свежесть данных"))
+    assert "Не привязано к сделке: 2 из 3 диалог(ов)" in freshness
+    assert (
+        "1 — номер чата не найден у контактов amoCRM" in freshness
+        and "1 — у контакта нет сделки" in freshness
+    )
+
+    conn.execute(f'update "{slug}_marts".fct_dialogs set lead_id = 7, match_status = %s', ("matched",))
+    linked = build_report(conn, slug, WINDOW, TenantSettings(min_dialogs=1), {})
+    assert linked.unlinked.dialogs == 0
+    assert "Все 3 диалог(ов) периода привязаны к сделкам." in "\n".join(telegram_messages(linked))

@@ -470,3 +470,42 @@ def test_amocrm_oauth_tokens_are_shown_masked_and_checked(
     expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
     assert portal.cp.configs.get_config(slug, "amocrm").secret_dict() == before
     assert_no_secrets(page, portal, slug)
+
+
+def test_ai_cost_settings_budget_batch_and_cascade(
+    portal: Portal, page: Page, tenant_admin: tuple[str, Account]
+) -> None:
+    """Issue 16: the monthly budget (empty = no cap), batch mode and the cascade, set in the browser."""
+    slug, admin = tenant_admin
+    sign_in(page, portal, admin, f"/t/{slug}/settings")
+    expect(page.locator("input[name=ai_monthly_budget_usd]")).to_have_value("")
+    expect(page.locator("select[name=ai_batch]")).to_have_value("auto")
+    before = portal.cp.settings.get_settings(slug)
+    page.fill("input[name=ai_monthly_budget_usd]", "a lot")
+    page.select_option("select[name=ai_batch]", "never")
+    save(page)
+    expect(field_error(page, "ai_monthly_budget_usd")).to_be_visible()
+    expect(page.locator("select[name=ai_batch]")).to_have_value("never")
+    assert portal.cp.settings.get_settings(slug) == before, "nothing is saved"
+
+    page.fill("input[name=ai_monthly_budget_usd]", "25.5")
+    page.fill("input[name=ai_escalation_model]", "gemini-3.8-flash")
+    page.fill("input[name=ai_escalation_min_price]", "300000")
+    page.fill("input[name=ai_escalation_min_confidence]", "70")
+    save(page)
+    expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
+    after = portal.cp.settings.get_settings(slug)
+    assert (after.ai_monthly_budget_usd, after.ai_batch, after.ai_escalation_model) == (
+        25.5,
+        "never",
+        "gemini-3.8-flash",
+    )
+    assert (after.ai_escalation_min_price, after.ai_escalation_min_confidence) == (300000, 70)
+    expect(page.locator("input[name=ai_monthly_budget_usd]")).to_have_value("25.5")
+    shots(page, "settings-ai-cost")
+
+    page.fill("input[name=ai_monthly_budget_usd]", "")
+    page.fill("input[name=ai_escalation_model]", "")
+    save(page)
+    cleared = portal.cp.settings.get_settings(slug)
+    assert cleared.ai_monthly_budget_usd is None and cleared.ai_escalation_model is None

@@ -187,6 +187,9 @@ def transform(slug: str = typer.Argument(..., help="Tenant slug."), no_wait: boo
         if failed:
             err_console.print(f"failed dbt tests in {event.step}: {', '.join(failed)}", markup=False)
             code = 1
+        warned = event.data.get("warned") if event.data else None
+        if warned:  # matching quality and the like: for the owner to fix in the CRM, not a failure
+            err_console.print(f"dbt tests with warnings in {event.step}: {', '.join(warned)}", markup=False)
     raise typer.Exit(code)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from synkro.controlplane.errors import BadInputError
+from synkro.controlplane.rubrics import next_number, record_version, validated_rubric
 from synkro.controlplane.tables import tenant_settings
 from synkro.controlplane.tenants import validate_slug
 
@@ -51,6 +52,31 @@ class TenantSettings(BaseModel):
     )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
+    ai_monthly_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="AI spend cap per calendar month in USD (analysis and bot); none = no cap",
+    )
+    ai_escalation_model: str | None = Field(
+        None,
+        description="Stronger Gemini model that re-scores the dialogs where it pays (off when unset)",
+    )
+    ai_escalation_min_price: float | None = Field(
+        None, ge=0, description="Open deals priced at least this much are re-scored by the stronger model"
+    )
+    ai_escalation_min_confidence: int = Field(
+        60, ge=0, le=100, description="A first verdict the model is less sure of than this is re-scored"
+    )
+    ai_batch: Literal["auto", "never", "always"] = Field(
+        "auto",
+        description="Gemini Batch API at half price: auto = scheduled runs only (forced runs stay online)",
+    )
+    ai_batch_max_wait_minutes: int = Field(
+        90,
+        ge=1,
+        le=24 * 60,
+        description="How long a run waits for its Gemini batch before scoring the rest online",
+    )
     phone_region: str = Field("RU", description="Default region for numbers without a country code")
     language: str = Field("ru", description="Language of transcripts and of the LLM's verdict texts")
     gemini_rpm: int = Field(10, ge=1, le=10_000, description="Requests per minute to Gemini for this tenant")
@@ -122,7 +148,8 @@ class SettingsRepository:
         return TenantSettings.model_validate(stored or {})
 
     def update_settings(self, slug: str, actor: str | None = None, **changes: Any) -> TenantSettings:
-        """Validate and save changes; a changed `rubric` bumps `rubric_version` automatically."""
+        """Validate and save changes; a changed `rubric` is validated, bumps `rubric_version` and is
+        recorded as that numbered version (``synkro.controlplane.rubrics``) in the same transaction."""
         validate_slug(slug)
         if not changes:
             return self.get_settings(slug)
@@ -137,12 +164,20 @@ class SettingsRepository:
             ).scalar()
             current = TenantSettings.model_validate(stored or {})
             data = current.model_dump(mode="json") | changes
-            if "rubric" in changes and changes["rubric"] != current.rubric:
-                data["rubric_version"] = current.rubric_version + 1
+            new_rubric = None
+            if "rubric" in changes:
+                new_rubric = validated_rubric(changes["rubric"])
+                data["rubric"] = None if changes["rubric"] is None else new_rubric.model_dump(mode="json")
+                if data["rubric"] == current.rubric:
+                    new_rubric = None  # the same rubric again: no new version
+                else:
+                    data["rubric_version"] = next_number(conn, tenant_id, current.rubric_version)
             try:
                 new = TenantSettings.model_validate(data)
             except ValidationError as exc:
                 raise BadInputError(settings_problems(exc)) from None
+            if new_rubric is not None:
+                record_version(conn, tenant_id, new.rubric_version, new_rubric, actor)
             conn.execute(
                 pg_insert(tenant_settings)
                 .values(tenant_id=tenant_id, settings=new.overrides())

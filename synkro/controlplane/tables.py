@@ -247,3 +247,18 @@ oauth_states = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
 )
+
+rubric_versions = Table(
+    "rubric_versions",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("tenant_id", BigInteger, ForeignKey("synkro.tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("content", JSONB, nullable=False),
+    # Rubric.version of the content (the hash every analysis row stores); None for migrated rows.
+    Column("content_hash", Text),
+    Column("created_by", Text),
+    _now(),
+    CheckConstraint("number >= 1", name="rubric_versions_number_positive"),
+    UniqueConstraint("tenant_id", "number", name="rubric_versions_tenant_number"),
+)

@@ -12,20 +12,25 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
+from synkro import trends
+from synkro.analysis.budget import BUDGET_REASON
 from synkro.links import dialog_url, lead_url
 from synkro.report.model import (
     AISpend,
     DialogHighlight,
     ManagerRow,
+    ManagerVsUsual,
     Report,
     ReportWindow,
     SourceFreshness,
+    Unlinked,
 )
-from synkro.report.render import local_time
+from synkro.report.render import local_time, report_date
 
 if TYPE_CHECKING:
     from synkro.controlplane.settings import TenantSettings
@@ -110,6 +115,17 @@ def _dialog_stats(
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
+def left_waiting_dialogs(
+    conn: psycopg.Connection, slug: str, window: ReportWindow, followup: timedelta
+) -> set[str]:
+    """Ids of the dialogs the report counts as "left waiting" in ``window``.
+
+    The one owner of that rule: the analysis sets its ``customer_waiting`` flag from this set
+    instead of believing the model, so the flag and the report's count never disagree.
+    """
+    return {s["dialog_id"] for s in _dialog_stats(conn, slug, window, followup) if s["left_waiting"]}
+
+
 def _median(values: list[float]) -> float | None:
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -125,7 +141,8 @@ def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list
     cur = conn.execute(
         sql.SQL(
             "select dialog_id, status, overall_score, criteria, risk_flags, summary, recommendation, error, "
-            "model, input_tokens, output_tokens, thinking_tokens, cost_usd from {} "
+            "model, input_tokens, output_tokens, thinking_tokens, cached_input_tokens, cost_usd, mode "
+            "from {} "
             "where window_start = %s and window_end = %s"
         ).format(sql.Identifier(schema, "dialog_analyses")),
         (window.start, window.end),
@@ -150,7 +167,8 @@ def _highlight(
     slug: str = "",
 ) -> DialogHighlight:
     criteria = _as_list(a.get("criteria"))
-    worst = min(criteria, key=lambda c: c.get("score", 100), default=None)
+    scored = [c for c in criteria if c.get("score") is not None]  # N/A criteria carry no score
+    worst = min(scored, key=lambda c: c["score"], default=None)
     lead_id = stat.get("lead_id") if stat else None
     return DialogHighlight(
         dialog_id=a["dialog_id"],
@@ -164,6 +182,21 @@ def _highlight(
         lead_url=lead_url(amocrm_base_url, lead_id),
         dialog_url=dialog_url(portal_url, slug, a["dialog_id"]),
     )
+
+
+def _unlinked(conn: psycopg.Connection, slug: str, dialog_ids: list[str]) -> Unlinked:
+    """How many of the window's dialogs have no deal, and why (fct_dialogs.match_status)."""
+    out = Unlinked()
+    if not dialog_ids:
+        return out
+    query = sql.SQL(
+        "select count(*) filter (where match_status = 'unmatched'), "
+        "count(*) filter (where match_status <> 'unmatched') "
+        "from {} where dialog_id::text = any(%s) and lead_id is null"
+    ).format(sql.Identifier(f"{slug}_marts", "fct_dialogs"))
+    out.no_contact, out.no_lead = conn.execute(query, (dialog_ids,)).fetchone()
+    out.dialogs = out.no_contact + out.no_lead
+    return out
 
 
 def _freshness(
@@ -193,6 +226,35 @@ def _freshness(
             SourceFreshness(source=source, last_load_at=last_load, last_data_at=last_data, stale=stale)
         )
     return out
+
+
+def _against_usual(conn: psycopg.Connection, report: Report) -> list[ManagerVsUsual]:
+    """Each manager of the report against their 4-week medians, for the day the report covers
+    (its label; a forced window: the local day it ends in). Managers without history are left
+    out; the unassigned dialogs are matched to the report's unassigned row."""
+    window = report.window
+    day = (
+        report_date(report)
+        or (window.end - timedelta(microseconds=1)).astimezone(ZoneInfo(window.timezone)).date()
+    )
+    usual = {
+        UNASSIGNED if m.manager_id is None else m.manager_name: m
+        for m in trends.four_week_medians(conn, report.tenant_slug, day)
+    }
+    return [
+        ManagerVsUsual(
+            manager_name=row.manager_name,
+            dialogs=row.dialogs,
+            usual_dialogs=u.dialogs,
+            first_response_seconds=row.median_first_response_seconds,
+            usual_first_response_seconds=u.first_response_seconds,
+            score=row.average_score,
+            usual_score=None if u.score is None else round(u.score, 1),
+            history_days=u.days,
+        )
+        for row in report.managers
+        if (u := usual.get(row.manager_name)) is not None
+    ]
 
 
 def build_report(
@@ -239,6 +301,7 @@ def build_report(
     h.messages_out = sum(s["messages_out"] for s in stats)
     h.median_first_response_seconds = _median([s["first_response_seconds"] for s in stats])
     h.left_waiting = sum(1 for s in stats if s["left_waiting"])
+    report.unlinked = _unlinked(conn, slug, list(by_id))
     if _exists(conn, marts, "dim_leads") and _column_exists(conn, marts, "dim_leads", "created_at"):
         h.new_leads = conn.execute(
             sql.SQL("select count(*) from {} where created_at >= %s and created_at < %s").format(
@@ -271,7 +334,13 @@ def build_report(
     else:
         report.analysis_available = False
         report.notes.append("Оценки качества недоступны: анализ диалогов не выполнен. Ниже — только метрики.")
-    if ok and q.not_analyzed:
+    over_budget = sum(1 for a in rows if (a["error"] or "").startswith(BUDGET_REASON))
+    if over_budget:
+        report.notes.append(
+            f"Месячный бюджет на ИИ исчерпан: не оценено диалогов — {over_budget}. Сначала оценены открытые "
+            "сделки, клиенты, ждущие ответа, и крупные сделки."
+        )
+    if ok and q.not_analyzed > over_budget:
         report.notes.append(f"Не оценено диалогов: {q.not_analyzed} (ошибки анализа или лимит бюджета).")
 
     managers: dict[str, list[dict[str, Any]]] = {}
@@ -288,6 +357,8 @@ def build_report(
                 average_score=round(sum(scored) / len(scored), 1) if scored else None,
             )
         )
+
+    report.against_usual = _against_usual(conn, report)
 
     limit = settings.risky_dialogs_limit
     risky = sorted(ok, key=lambda a: (a["overall_score"], -len(_as_list(a["risk_flags"])), a["dialog_id"]))
@@ -306,6 +377,10 @@ def build_report(
         spend.input_tokens += a["input_tokens"] or 0
         spend.output_tokens += a["output_tokens"] or 0
         spend.thinking_tokens += a["thinking_tokens"] or 0
+        spend.cached_tokens += a["cached_input_tokens"] or 0
+        spend.batch_dialogs += a["mode"] == "batch"
+        if a["cost_usd"] is None and (a["input_tokens"] or 0) > 0:
+            spend.unpriced_dialogs += 1
         spend.model = spend.model or a["model"]
     spend.cost_usd = round(spend.cost_usd, 4)
     report.ai_spend = spend

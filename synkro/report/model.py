@@ -47,6 +47,21 @@ class ManagerRow(BaseModel):
     average_score: float | None
 
 
+class ManagerVsUsual(BaseModel):
+    """A manager today against their own usual day: the medians, over the days with dialogs in
+    the 4 weeks before, of their daily dialogs, median first response and average score
+    (`synkro.trends.four_week_medians`). Only managers with such days get one."""
+
+    manager_name: str
+    dialogs: int
+    usual_dialogs: float | None
+    first_response_seconds: float | None
+    usual_first_response_seconds: float | None
+    score: float | None
+    usual_score: float | None
+    history_days: int
+
+
 class DialogHighlight(BaseModel):
     dialog_id: str
     manager_name: str
@@ -67,11 +82,24 @@ class SourceFreshness(BaseModel):
     stale: bool
 
 
+class Unlinked(BaseModel):
+    """Dialogs of the window whose messages count but that no deal (lead) was linked to: the
+    chat's phone is no contact's number (`no_contact`, a CRM fix for the owner) or the contact
+    has no lead (`no_lead`)."""
+
+    dialogs: int = 0
+    no_contact: int = 0
+    no_lead: int = 0
+
+
 class AISpend(BaseModel):
     cost_usd: float = 0.0
-    input_tokens: int = 0
+    input_tokens: int = 0  # includes cached_tokens
     output_tokens: int = 0
     thinking_tokens: int = 0
+    cached_tokens: int = 0  # input served from Gemini's cache (billed at the cached rate)
+    batch_dialogs: int = 0  # scored through the Batch API (half price)
+    unpriced_dialogs: int = 0  # scored by a model the pricing table does not know: cost unknown
     model: str | None = None
 
 
@@ -84,10 +112,12 @@ class Report(BaseModel):
     headline: Headline = Field(default_factory=Headline)
     quality: Quality = Field(default_factory=Quality)
     managers: list[ManagerRow] = Field(default_factory=list)
+    against_usual: list[ManagerVsUsual] = Field(default_factory=list)
     riskiest: list[DialogHighlight] = Field(default_factory=list)
     best: DialogHighlight | None = None
     ai_spend: AISpend = Field(default_factory=AISpend)
     freshness: list[SourceFreshness] = Field(default_factory=list)
+    unlinked: Unlinked = Field(default_factory=Unlinked)
     analysis_available: bool = True
     problems: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from synkro.report.model import DialogHighlight, Report
+from synkro.report.model import AISpend, DialogHighlight, Report
 
 TELEGRAM_LIMIT = 4096
 
@@ -86,6 +86,25 @@ def document_filename(report: Report) -> str:
     return f"report-{report.tenant_slug}-{start:%Y-%m-%d_%H%M}--{end:%Y-%m-%d_%H%M}.html"
 
 
+def _spend_line(s: AISpend) -> str:
+    """The AI spend of the window: dollars (or "cost unknown"), tokens, the cached and batch shares."""
+    tokens = s.input_tokens + s.output_tokens + s.thinking_tokens
+    details = [f"{tokens} токенов"]
+    if s.cached_tokens:
+        share = round(100 * s.cached_tokens / max(s.input_tokens, 1))
+        details.append(f"из кэша {s.cached_tokens} ({share}% входа)")
+    if s.batch_dialogs:
+        details.append(f"пакетом {s.batch_dialogs} диал.")
+    details.append(esc(s.model or ""))
+    if s.unpriced_dialogs:
+        cost = f"стоимость неизвестна (модели нет в таблице цен, {s.unpriced_dialogs} диал.)"
+        if s.cost_usd:
+            cost += f", известная часть ${s.cost_usd:.4f}"
+    else:
+        cost = f"${s.cost_usd:.4f}"
+    return f"Расходы на ИИ: {cost} ({', '.join(details)})"
+
+
 def _dialog_block(d: DialogHighlight) -> str:
     flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
     title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
@@ -102,6 +121,19 @@ def _dialog_block(d: DialogHighlight) -> str:
         lines.append(esc(d.summary))
     if d.recommendation:
         lines.append(f"→ {esc(d.recommendation)}")
+    return "\n".join(lines)
+
+
+def against_usual_paragraph(report: Report) -> str:
+    """One line per manager: today, and in brackets their median day of the last 4 weeks."""
+    lines = ["<b>Сегодня и обычно</b> (в скобках — медиана за 4 нед.)"]
+    for m in report.against_usual:
+        usual_dialogs = "—" if m.usual_dialogs is None else f"{m.usual_dialogs:g}"
+        lines.append(
+            f"{esc(m.manager_name)}: диалогов {m.dialogs} ({usual_dialogs}), "
+            f"ответ {_duration(m.first_response_seconds)} ({_duration(m.usual_first_response_seconds)}), "
+            f"оценка {_score(m.score)} ({_score(m.usual_score)})"
+        )
     return "\n".join(lines)
 
 
@@ -138,6 +170,8 @@ def paragraphs(report: Report) -> list[str]:
         for m in report.managers
     ]
     out.append("\n".join(rows))
+    if report.against_usual:
+        out.append(against_usual_paragraph(report))
     if report.riskiest:
         out.append("<b>Диалоги с рисками</b>")
         out += [_dialog_block(d) for d in report.riskiest]
@@ -146,10 +180,7 @@ def paragraphs(report: Report) -> list[str]:
     out += [esc(n) for n in report.notes]
     s = report.ai_spend
     if s.input_tokens or s.output_tokens:
-        out.append(
-            f"Расходы на ИИ: ${s.cost_usd:.4f} ({s.input_tokens + s.output_tokens + s.thinking_tokens} "
-            f"токенов, {esc(s.model or '')})"
-        )
+        out.append(_spend_line(s))
     fresh = [
         f"{esc(f.source)}: {esc(local_time(report, f.last_load_at))}" + (" (устарело)" if f.stale else "")
         if f.last_load_at
@@ -157,8 +188,23 @@ def paragraphs(report: Report) -> list[str]:
         for f in report.freshness
     ]
     if fresh:
-        out.append("Свежесть данных: " + "; ".join(fresh))
+        out.append("Свежесть данных: " + "; ".join(fresh) + _unlinked_sentence(report))
     return out
+
+
+def _unlinked_sentence(report: Report) -> str:
+    """The day's dialogs without a deal, next to freshness: both say how complete the figures are."""
+    u = report.unlinked
+    if not report.headline.dialogs:
+        return ""
+    if not u.dialogs:
+        return f". Все {report.headline.dialogs} диалог(ов) периода привязаны к сделкам."
+    why = []
+    if u.no_contact:
+        why.append(f"{u.no_contact} — номер чата не найден у контактов amoCRM")
+    if u.no_lead:
+        why.append(f"{u.no_lead} — у контакта нет сделки")
+    return f". Не привязано к сделке: {u.dialogs} из {report.headline.dialogs} диалог(ов) ({'; '.join(why)})."
 
 
 def split_messages(parts: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -8,7 +8,7 @@ import dagster as dg
 
 from synkro.analysis.run import AnalysisStopped, analyze_window
 from synkro.db import connect
-from synkro.orchestration import pools
+from synkro.orchestration import pools, tags
 from synkro_dagster.mirror import RunMirror
 from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
@@ -46,6 +46,8 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
                 tctx.settings,
                 gemini,
                 timezone=tctx.tenant.timezone,
+                scheduled=context.run.tags.get(tags.TRIGGER) == "scheduled",
+                progress=context.log.info,
             )
     except AnalysisStopped as exc:
         tctx.cp.configs.set_config_status(tctx.slug, "gemini", "error", error=str(exc))
@@ -59,6 +61,15 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
         f"analysis: {summary.analyzed} scored, {summary.unchanged} unchanged, {summary.failed} failed, "
         f"{len(summary.left_out)} left out by the budget"
     )
+    if summary.budget and summary.budget["left_out"]:
+        message += (
+            f"; monthly AI budget ${summary.budget['monthly_usd']:.2f} reached: "
+            f"{summary.budget['left_out']} dialogs not scored"
+        )
+    if summary.batch:
+        message += f"; batch: {summary.batch['answered']} answered, {summary.batch['online']} scored online"
+    if summary.escalation:
+        message += f"; {summary.escalation['rescored']} re-scored by {summary.escalation['model']}"
     mirror.done("analysis", message, _figures(summary))
     return dg.MaterializeResult(metadata={"status": "ok", **_figures(summary)})
 
@@ -74,6 +85,13 @@ def _figures(summary) -> dict:
         "input_tokens": summary.input_tokens,
         "output_tokens": summary.output_tokens,
         "thinking_tokens": summary.thinking_tokens,
+        "cached_tokens": summary.cached_tokens,
         "cost_usd": round(summary.cost_usd, 6),
         "model": summary.model,
+        "mode": summary.mode,
+        **(
+            {"batch_answered": summary.batch["answered"], "batch_online": summary.batch["online"]}
+            if summary.batch
+            else {}
+        ),
     }
