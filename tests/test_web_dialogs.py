@@ -196,3 +196,71 @@ def test_an_unscored_dialog_shows_its_transcript_and_says_so(portal: Portal, see
     assert page.locator("[data-testid=no-analysis]").is_visible()
     assert "Есть доставка?" in page.locator("[data-testid=transcript]").inner_text()
     assert page.locator("[data-testid=criterion]").count() == 0
+
+
+def test_the_list_orders_by_risk_filters_and_scopes_to_the_manager(
+    portal: Portal, seeded: Seeded, page
+) -> None:
+    sign_in(page, portal, seeded.viewer, f"/t/{seeded.slug}/dialogs")
+    ids = [r.get_attribute("data-dialog-id") for r in page.locator("[data-testid=dialog-row]").all()]
+    assert ids == ["501", "503", "502"]  # waiting + 2 flags, waiting unscored, answered
+    screenshot(page, "dialog-list")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "dialog-list-phone")
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{portal.url}/t/{seeded.slug}/dialogs?flag=competitor_mentioned")
+    assert [r.get_attribute("data-dialog-id") for r in page.locator("[data-testid=dialog-row]").all()] == [
+        "501"
+    ]
+    page.goto(f"{portal.url}/t/{seeded.slug}/dialogs?score_below=91&unanswered=1")
+    assert [r.get_attribute("data-dialog-id") for r in page.locator("[data-testid=dialog-row]").all()] == [
+        "501"
+    ]
+    page.goto(f"{portal.url}/t/{seeded.slug}/dialogs?manager={BORIS}")
+    page.locator("[data-testid=dialog-row] a").first.click()
+    page.wait_for_url(f"**/t/{seeded.slug}/dialogs/502")
+    bad = page.request.get(f"{portal.url}/t/{seeded.slug}/dialogs?score_below=abc")
+    assert bad.status == 400 and "score_below" in bad.text()
+    csv_text = page.request.get(f"{portal.url}/t/{seeded.slug}/dialogs.csv?flag=competitor_mentioned").text()
+    lines = csv_text.lstrip("\ufeff").strip().splitlines()
+    assert lines[0].startswith("dialog_id,url,") and len(lines) == 2 and lines[1].startswith("501,")
+    assert f"{portal.url}/t/{seeded.slug}/dialogs/501" in lines[1]
+    page.context.clear_cookies()
+    sign_in(page, portal, seeded.anna, f"/t/{seeded.slug}/dialogs")
+    ids = [r.get_attribute("data-dialog-id") for r in page.locator("[data-testid=dialog-row]").all()]
+    assert ids == ["501", "503"]
+    href = page.locator("[data-testid=csv-export]").get_attribute("href")
+    rows = page.request.get(f"{portal.url}{href}").text().lstrip("\ufeff").strip().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["501", "503"]
+    assert (
+        page.request.get(f"{portal.url}/t/{seeded.slug}/dialogs.csv?manager={BORIS}").text().count("\n") == 1
+    )
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    from synkro.dialogs.csv_export import safe_cell
+
+    assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and safe_cell("@x") == "'@x"
+    assert safe_cell("-1+2") == "'-1+2" and safe_cell("ok") == "ok" and safe_cell(5) == 5
+
+
+def test_the_report_links_every_dialog_it_mentions_to_its_page(
+    portal: Portal, seeded: Seeded, database_url: str
+) -> None:
+    from synkro.controlplane import TenantSettings
+    from synkro.report.build import build_report
+    from synkro.report.model import ReportWindow
+    from synkro.report.render import paragraphs
+
+    window = ReportWindow(start=WINDOW[0], end=WINDOW[1], timezone="Europe/Moscow")
+    with connect(database_url) as conn:
+        report = build_report(
+            conn, seeded.slug, window, TenantSettings(min_dialogs=1), {}, portal_url=portal.url
+        )
+    mentioned = [*report.riskiest, *([report.best] if report.best else [])]
+    assert mentioned and all(
+        d.dialog_url == f"{portal.url}/t/{seeded.slug}/dialogs/{d.dialog_id}" for d in mentioned
+    )
+    text = "\n".join(paragraphs(report))
+    assert f'href="{portal.url}/t/{seeded.slug}/dialogs/501"' in text

@@ -210,6 +210,12 @@ def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
             sql.Identifier("dialog_analyses_window_idx"), table
         )
     )
+    # The portal's dialog list and page read each dialog's latest successful analysis.
+    conn.execute(
+        sql.SQL(
+            "create index if not exists {} on {} (dialog_id, analyzed_at desc) where status = 'ok'"
+        ).format(sql.Identifier("dialog_analyses_latest_ok_idx"), table)
+    )
     conn.commit()
     # Human corrections live beside the analyses, so the marts and reports can always join them.
     corrections.ensure_table(conn, slug)

@@ -20,6 +20,7 @@ from psycopg import sql
 from synkro import trends
 from synkro.analysis import corrections
 from synkro.analysis.budget import BUDGET_REASON
+from synkro.links import dialog_url, lead_url
 from synkro.report.model import (
     AISpend,
     DialogHighlight,
@@ -241,7 +242,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _highlight(
-    a: dict[str, Any], stat: dict[str, Any] | None, amocrm_base_url: str | None
+    a: dict[str, Any],
+    stat: dict[str, Any] | None,
+    amocrm_base_url: str | None,
+    portal_url: str | None = None,
+    slug: str = "",
 ) -> DialogHighlight:
     criteria = _as_list(a.get("criteria"))
     scored = [c for c in criteria if c.get("score") is not None]  # N/A criteria carry no score
@@ -262,6 +267,7 @@ def _highlight(
         recommendation=recommendation,
         lead_id=lead_id,
         lead_url=lead_url(amocrm_base_url, lead_id),
+        dialog_url=dialog_url(portal_url, slug, a["dialog_id"]),
     )
 
 
@@ -277,13 +283,6 @@ def working_hours_label(settings: TenantSettings) -> str:
         day_text = ", ".join(_WEEKDAYS[d - 1] for d in days)
     label = f"{day_text} {settings.working_hours.replace('-', '–')}"
     return label + (", кроме праздников" if settings.holidays else "")
-
-
-def lead_url(amocrm_base_url: str | None, lead_id: int | None) -> str | None:
-    """Link to the lead card in amoCRM: ``{base}/leads/detail/{lead_id}``."""
-    if not amocrm_base_url or lead_id is None:
-        return None
-    return f"{amocrm_base_url.rstrip('/')}/leads/detail/{lead_id}"
 
 
 def _unlinked(conn: psycopg.Connection, slug: str, dialog_ids: list[str]) -> Unlinked:
@@ -367,6 +366,7 @@ def build_report(
     run_status: Mapping[str, Any] | None = None,
     *,
     amocrm_base_url: str | None = None,
+    portal_url: str | None = None,
     now: datetime | None = None,
 ) -> Report:
     """Assemble the report. ``run_status`` maps a step (amocrm, radist, dbt, analysis) to "ok" or
@@ -484,11 +484,13 @@ def build_report(
     limit = settings.risky_dialogs_limit
     risky = sorted(ok, key=lambda a: (a["overall_score"], -len(_as_list(a["risk_flags"])), a["dialog_id"]))
     risky = [a for a in risky if _as_list(a["risk_flags"]) or a["overall_score"] < 60][:limit]
-    report.riskiest = [_highlight(a, by_id.get(a["dialog_id"]), amocrm_base_url) for a in risky]
+    report.riskiest = [
+        _highlight(a, by_id.get(a["dialog_id"]), amocrm_base_url, portal_url, slug) for a in risky
+    ]
     if ok:
         best = max(ok, key=lambda a: (a["overall_score"], a["dialog_id"]))
         if best["dialog_id"] not in {r.dialog_id for r in report.riskiest}:
-            report.best = _highlight(best, by_id.get(best["dialog_id"]), amocrm_base_url)
+            report.best = _highlight(best, by_id.get(best["dialog_id"]), amocrm_base_url, portal_url, slug)
 
     spend = AISpend()
     for a in rows:

@@ -80,6 +80,7 @@ class DialogHighlight(BaseModel):
     recommendation: str = ""
     lead_id: int | None = None
     lead_url: str | None = None
+    dialog_url: str | None = None  # the portal's dialog page (synkro.links.dialog_url)
 
 
 class SourceFreshness(BaseModel):

@@ -112,6 +112,8 @@ def _dialog_block(d: DialogHighlight) -> str:
         title += f" (ИИ: {_score(d.ai_score)})"
     if d.lead_url:
         title += f' · <a href="{html.escape(d.lead_url, quote=True)}">сделка {esc(d.lead_id)}</a>'
+    if d.dialog_url:
+        title += f' · <a href="{html.escape(d.dialog_url, quote=True)}">диалог</a>'
     lines = [title]
     if flags:
         lines.append(f"⚠️ {esc(flags)}")

@@ -10,6 +10,7 @@ import dagster as dg
 from synkro.clients.tenant_clients import amocrm_base_url
 from synkro.db import connect
 from synkro.delivery.telegram import ControlPlaneDeliveryStore, DeliveryFailed, TelegramTarget, deliver_report
+from synkro.links import portal_base_url
 from synkro.orchestration import pools
 from synkro.orchestration.tags import RESEND
 from synkro.report.build import build_report
@@ -53,6 +54,7 @@ def daily_report(context: dg.AssetExecutionContext, synkro: SynkroResource) -> d
                 tctx.settings,
                 mirror.step_states(),
                 amocrm_base_url=amocrm_base_url(amocrm) if amocrm else None,
+                portal_url=portal_base_url(),
             )
         reports = tctx.cp.reports
         existing = reports.find_report(tctx.slug, REPORT_TYPE, window.start, window.end)

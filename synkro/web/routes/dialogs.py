@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from synkro.analysis.schema import RiskFlag, Sentiment
 from synkro.db import connect
+from synkro.dialogs import listing
+from synkro.dialogs.csv_export import csv_chunks
 from synkro.dialogs.detail import dialog_detail
 from synkro.dialogs.scope import DialogScope
 from synkro.tenant_context import TenantContext
@@ -73,6 +75,73 @@ def labels(lang: str) -> dict[str, Any]:
         return translate(lang, "duration.hours", h=n // 3600, m=n % 3600 // 60)
 
     return {"flag_label": flag, "sentiment_label": sentiment, "duration": duration}
+
+
+def _filters(request: Request) -> listing.DialogFilters:
+    try:
+        return listing.DialogFilters.from_query(request.query_params)
+    except listing.FilterError as exc:
+        lang = request_lang(request)
+        raise HTTPException(
+            status_code=400, detail=translate(lang, "dialogs.bad_filter", name=exc.name, reason=exc.reason)
+        ) from None
+
+
+@router.get("/t/{slug}/dialogs")
+def dialogs_page(request: Request, access: TenantAccess = Depends(require("manager"))) -> Response:
+    filters = _filters(request)
+    tctx = tenant_context(request, access)
+    scope = scope_of(access)
+    with connect(tctx.warehouse_url()) as conn:
+        ready = listing.marts_ready(conn, access.slug)
+        page = (
+            listing.dialog_page(conn, access.slug, filters, scope=scope, timezone=access.tenant.timezone)
+            if ready
+            else None
+        )
+        people = listing.managers(conn, access.slug, scope) if ready else []
+    return render(
+        request,
+        "dialogs/list.html",
+        section="dialogs",
+        ready=ready,
+        result=page,
+        filters=filters,
+        managers=people,
+        flags=FLAGS,
+        zone=access.tenant.timezone,
+        own_only=access.role == "manager",
+        **labels(request_lang(request)),
+    )
+
+
+@router.get("/t/{slug}/dialogs.csv")
+def dialogs_csv(request: Request, access: TenantAccess = Depends(require("manager"))) -> Response:
+    """The filtered list as CSV, streamed from a server-side cursor (same filters and scope)."""
+    filters = _filters(request)
+    tctx = tenant_context(request, access)
+    url = tctx.warehouse_url()
+    with connect(url) as probe:
+        if not listing.marts_ready(probe, access.slug):
+            raise HTTPException(status_code=404)
+
+    def chunks():
+        with connect(url) as conn:
+            rows = listing.all_rows(
+                conn, access.slug, filters, scope=scope_of(access), timezone=access.tenant.timezone
+            )
+            yield from csv_chunks(
+                rows,
+                slug=access.slug,
+                timezone=access.tenant.timezone,
+                portal_url=request.app.state.config.public_url,
+            )
+
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="dialogs-{access.slug}.csv"'},
+    )
 
 
 @router.get("/t/{slug}/dialogs/{dialog_id}")
