@@ -41,7 +41,18 @@ def print_json(data: Any) -> None:
 
 
 def exit_code_and_message(exc: BaseException) -> tuple[int, str]:
-    """Map an exception to (exit code, one clear line) without leaking values it may carry."""
+    """Map an exception to (exit code, one clear line) without leaking values it may carry.
+
+    The line passes through the token redactor (`synkro.redact`): a library's message may quote a
+    URL with a bot token or a DSN with its password.
+    """
+    from synkro.redact import redact_tokens
+
+    code, message = _exit_code_and_message(exc)
+    return code, redact_tokens(message)
+
+
+def _exit_code_and_message(exc: BaseException) -> tuple[int, str]:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     from synkro.controlplane.errors import ControlPlaneError
