@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
+from synkro import tenancy
 from synkro.analysis.gemini import (
     DialogJob,
     DialogResult,
@@ -68,11 +69,11 @@ class AnalysisStopped(RuntimeError):
 
 
 def analysis_schema(slug: str) -> str:
-    return f"{slug}_analysis"
+    return tenancy.analysis_schema(slug)
 
 
 def marts_schema(slug: str) -> str:
-    return f"{slug}_marts"
+    return tenancy.marts_schema(slug)
 
 
 _DDL = """

@@ -16,6 +16,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from synkro import tenancy
 from synkro.cli.common import console, controlplane, err_console, print_json
 from synkro.controlplane.errors import BadInputError
 from synkro.windows import WindowError
@@ -140,7 +141,7 @@ def _raw_counts(slug: str) -> dict[str, int]:
     from synkro.tenant_context import TenantContext
 
     tctx = TenantContext.load(slug)
-    schema = f"{slug}_raw"
+    schema = tenancy.raw_schema(slug)
     counts: dict[str, int] = {}
     with connect(tctx.warehouse_url()) as conn:
         tables = conn.execute(
@@ -170,7 +171,7 @@ def load(
         raise BadInputError(f"--source must be amocrm or radist, not {source!r}")
     job = SOURCES[source] if source else "ingestion"
     code = follow(start_run(slug, job, full=full, wait=not no_wait))
-    table = Table("table", "rows in warehouse", title=f"{slug}_raw")
+    table = Table("table", "rows in warehouse", title=tenancy.raw_schema(slug))
     for name, count in _raw_counts(slug).items():
         table.add_row(name, str(count))
     console.print(table)

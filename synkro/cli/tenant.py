@@ -14,7 +14,9 @@ JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 
 @app.command("create")
 def create_cmd(
-    slug: str = typer.Argument(..., help="Immutable id, ^[a-z][a-z0-9_]{1,30}$; names the tenant's schemas."),
+    slug: str = typer.Argument(
+        ..., help="Immutable id: a lowercase letter, then 1-30 letters or digits; names the tenant's schemas."
+    ),
     name: str = typer.Option(..., "--name", help="Display name."),
     timezone: str = typer.Option("Europe/Moscow", "--timezone", help="IANA timezone, e.g. Asia/Almaty."),
 ) -> None:
@@ -106,7 +108,7 @@ def delete_cmd(
     slug: str,
     yes: bool = typer.Option(False, "--yes", help="Confirm: drop the tenant's schemas and rows."),
 ) -> None:
-    """Delete a tenant: drops <slug>_raw/_staging/_marts/_analysis and its control-plane rows."""
+    """Delete a tenant: drops its schemas (synkro.tenancy names them) and its control-plane rows."""
     from synkro.controlplane import tenant_schemas
 
     schemas = tenant_schemas(slug)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from synkro import tenancy
 from synkro.report.model import (
     AISpend,
     DialogHighlight,
@@ -62,7 +63,7 @@ def _dialog_stats(
     the first message after the company's last reply) for at least ``followup``; a question asked
     minutes before the day boundary still has time to be answered.
     """
-    marts = f"{slug}_marts"
+    marts = tenancy.marts_schema(slug)
     query = sql.SQL(
         """
         with w as (
@@ -118,7 +119,7 @@ def _median(values: list[float]) -> float | None:
 
 
 def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list[dict[str, Any]] | None:
-    schema = f"{slug}_analysis"
+    schema = tenancy.analysis_schema(slug)
     if not _exists(conn, schema, "dialog_analyses"):
         return None
     cur = conn.execute(
@@ -171,7 +172,7 @@ def _freshness(
     conn: psycopg.Connection, slug: str, window: ReportWindow, stale_after: timedelta, now: datetime
 ) -> list[SourceFreshness]:
     """Last successful dlt load per source and the newest data timestamp in raw tables."""
-    raw = f"{slug}_raw"
+    raw = tenancy.raw_schema(slug)
     loads: dict[str, datetime] = {}
     if _exists(conn, raw, "_dlt_loads"):
         for name, at in conn.execute(
@@ -224,7 +225,7 @@ def build_report(
             when = local_time(report, f.last_load_at) if f.last_load_at else "никогда"
             report.problems.append(f"Данные {f.source} устарели: последняя загрузка — {when}.")
 
-    marts = f"{slug}_marts"
+    marts = tenancy.marts_schema(slug)
     if not (_exists(conn, marts, "fct_dialog_messages") and _exists(conn, marts, "fct_dialogs")):
         report.problems.append("Витрины диалогов ещё не построены: цифр за период нет.")
         report.analysis_available = False
