@@ -11,7 +11,8 @@ Two layers, both always applied:
   raw, URL-decoded and URL-encoded, and for a DSN its password alone (raw and decoded);
 - anything shaped like a credential, whoever's it is: Telegram bot tokens, Google `AIza…` keys,
   Supabase `sb_secret_…` keys, JWTs, `Bearer …` values and the password part of any `scheme://user:pw@`
-  URL. This layer needs no tenant, so the logging filter (`synkro.logging_redaction`) uses it alone.
+  URL. This layer needs no tenant, so log records (`synkro.logging_redaction`) get it together with
+  every secret the process has decrypted (`remember`, `process_redactor`).
 
 Masks keep the last four characters (`••••1234`, `synkro.secrets.mask`) so an operator can still tell
 which key is meant; a DSN password is masked completely.
@@ -20,6 +21,7 @@ which key is meant; a DSN password is masked completely.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote
@@ -113,3 +115,25 @@ def for_tenant(cp: Any, slug: str | None) -> Redactor:
         return Redactor(cp.configs.secret_values(slug))
     except Exception:  # see the docstring: redaction must never fail
         return Redactor()
+
+
+# Every secret this process has decrypted, for redacting what carries no tenant (log records).
+_process_secrets: set[str] = set()
+_process_redactor = Redactor()
+_process_lock = threading.Lock()
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Add decrypted secret values to what `process_redactor()` masks (called on every decrypt)."""
+    global _process_redactor
+    new = {value for value in secrets if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH}
+    if new <= _process_secrets:
+        return
+    with _process_lock:
+        _process_secrets.update(new)
+        _process_redactor = Redactor(_process_secrets)
+
+
+def process_redactor() -> Redactor:
+    """Token patterns plus every secret this process has decrypted so far."""
+    return _process_redactor

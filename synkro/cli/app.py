@@ -14,6 +14,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from synkro import logging_redaction
 from synkro.cli.common import err_console, exit_code_and_message, state
 
 # Order = order in `synkro --help`.
@@ -63,6 +64,7 @@ def root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs."),
 ) -> None:
     state.debug = debug or bool(os.environ.get("SYNKRO_DEBUG"))
+    logging_redaction.install()  # --debug shows httpx's request URLs, which hold bot tokens
     logging.basicConfig(level=logging.DEBUG if state.debug else logging.WARNING)
 
 

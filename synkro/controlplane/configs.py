@@ -19,7 +19,7 @@ from synkro.controlplane.errors import BadInputError, ConcurrentUpdateError, Not
 from synkro.controlplane.tables import CONFIG_STATUSES, integration_configs, tenants
 from synkro.controlplane.tenants import validate_slug
 from synkro.integrations.schemas import IntegrationConfig, model_for, validate_config
-from synkro.redact import Redactor, for_tenant
+from synkro.redact import Redactor, for_tenant, remember
 from synkro.secrets import SecretBox, SecretKeyError
 
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ class ConfigRepository:
                 # reload it once from SYNKRO_SECRET_KEY / the key file before giving up.
                 self._cp.box = SecretBox.from_env()
                 plaintext = self._cp.box.decrypt(row.secrets_encrypted)
-            document.update(json.loads(plaintext))
+            secrets = json.loads(plaintext)
+            remember(v for v in secrets.values() if isinstance(v, str))  # log records mask them too
+            document.update(secrets)
         return document
 
     def _record(self, row) -> ConfigRecord:
@@ -144,7 +146,9 @@ class ConfigRepository:
             ).scalars()
             values: list[str] = []
             for blob in blobs:
-                for value in json.loads(self._cp.box.decrypt(blob)).values():
+                secrets = json.loads(self._cp.box.decrypt(blob))
+                remember(v for v in secrets.values() if isinstance(v, str))
+                for value in secrets.values():
                     if isinstance(value, str) and value:
                         values.append(value)
         return values
