@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from synkro import tenancy
-from synkro.cli.common import console, controlplane, err_console, print_json
+from synkro.cli.common import console, controlplane, err_console, print_json, styled
 from synkro.controlplane.errors import BadInputError
 from synkro.windows import WindowError
 
@@ -57,7 +57,7 @@ def start_run(
             resend=resend,
             full=full,
             wait=wait,
-            say=lambda line: console.print(f"[dim]{line}[/]", highlight=False),
+            say=lambda line: console.print(styled((line, "dim")), highlight=False),
         )
     except ActiveRunError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
@@ -74,9 +74,8 @@ def start_run(
 def _print_event(progress: Progress, event) -> None:
     style = LEVEL_STYLE.get(event.level, "white")
     step = f"{event.step:<13}" if event.step else " " * 13
-    progress.console.print(
-        f"[dim]{event.at.astimezone():%H:%M:%S}[/] [{style}]{step}[/] {event.message}",
-        markup=True,
+    progress.console.print(  # the message may quote an API: never markup
+        styled((f"{event.at.astimezone():%H:%M:%S}", "dim"), " ", (step, style), f" {event.message}"),
         highlight=False,
     )
 
@@ -90,7 +89,7 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
     queued_said = False
     try:
         with Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
@@ -102,7 +101,7 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
             for update in watch(cp, _instance(), job_run_id):
                 if update.queued and not queued_said:
                     queued_said = True
-                    progress.console.print("[dim]waiting in the run queue[/]", highlight=False)
+                    progress.console.print(styled(("waiting in the run queue", "dim")), highlight=False)
                 for event in update.events:
                     _print_event(progress, event)
                 run = update.row
@@ -123,7 +122,9 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
         )
         raise typer.Exit(130) from None
     if run.status == "succeeded":
-        console.print(f"[green]run {run.id} succeeded[/] (Dagster run {run.dagster_run_id or '-'})")
+        console.print(
+            styled((f"run {run.id} succeeded", "green"), f" (Dagster run {run.dagster_run_id or '-'})")
+        )
         return 0
     err_console.print(f"run {run.id} {run.status}: {run.error or 'see the events'}", markup=False)
     err_console.print(
@@ -208,8 +209,12 @@ def run(
     except WindowError as exc:
         raise BadInputError(str(exc)) from None
     console.print(
-        f"report window for [bold]{slug}[/]: {window.start.astimezone(tenant.zone):%d.%m %H:%M} → "
-        f"{window.end.astimezone(tenant.zone):%d.%m %H:%M} ({tenant.timezone})"
+        styled(
+            "report window for ",
+            (slug, "bold"),
+            f": {window.start.astimezone(tenant.zone):%d.%m %H:%M} → "
+            f"{window.end.astimezone(tenant.zone):%d.%m %H:%M} ({tenant.timezone})",
+        )
     )
     raise typer.Exit(follow(start_run(slug, "forced_report", window=window, resend=resend, wait=not no_wait)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from synkro.cli.common import actor, console, controlplane, print_json
+from synkro.cli.common import actor, console, controlplane, print_json, styled
 
 app = typer.Typer(help="Tenants (client companies): create, list, show, pause, resume, disable, delete.")
 
@@ -26,7 +26,7 @@ def create_cmd(
     validate_slug(slug)  # refuse bad input before touching the database
     validate_timezone(timezone)
     tenant = controlplane().tenants.create(slug, name, timezone, actor=actor())
-    console.print(f"created tenant [bold]{tenant.slug}[/] ({tenant.name}, {tenant.timezone})")
+    console.print(styled("created tenant ", (tenant.slug, "bold"), f" ({tenant.name}, {tenant.timezone})"))
 
 
 @app.command("list")
@@ -59,7 +59,9 @@ def show_cmd(slug: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{tenant.slug}[/] {tenant.name}  status={tenant.status}  timezone={tenant.timezone}")
+    console.print(
+        styled((tenant.slug, "bold"), f" {tenant.name}  status={tenant.status}  timezone={tenant.timezone}")
+    )
     table = Table("kind", "status", "version", "last error")
     for c in configs:
         table.add_row(c["kind"], c["status"], str(c["version"]), c["last_error"] or "")
@@ -71,7 +73,7 @@ def show_cmd(slug: str, as_json: bool = JSON_OPTION) -> None:
 
 def _set_status(slug: str, status: str) -> None:
     tenant = controlplane().tenants.set_status(slug, status, actor=actor())
-    console.print(f"tenant [bold]{tenant.slug}[/] is now {tenant.status}")
+    console.print(styled("tenant ", (tenant.slug, "bold"), f" is now {tenant.status}"))
 
 
 @app.command("pause")
@@ -100,7 +102,7 @@ def update_cmd(
 ) -> None:
     """Change a tenant's name or timezone (the slug never changes)."""
     tenant = controlplane().tenants.update(slug, name=name, timezone=timezone, actor=actor())
-    console.print(f"tenant [bold]{tenant.slug}[/]: {tenant.name}, {tenant.timezone}")
+    console.print(styled("tenant ", (tenant.slug, "bold"), f": {tenant.name}, {tenant.timezone}"))
 
 
 @app.command("delete")
@@ -117,6 +119,6 @@ def delete_cmd(
     if not yes:
         typer.confirm(f"Delete tenant {slug} and drop schemas {', '.join(schemas)}?", abort=True)
     warnings = cp.tenants.delete(slug, actor=actor())
-    console.print(f"deleted tenant [bold]{slug}[/]; dropped schemas {', '.join(schemas)}")
+    console.print(styled("deleted tenant ", (slug, "bold"), f"; dropped schemas {', '.join(schemas)}"))
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(styled(("warning:", "yellow"), f" {warning}"))
