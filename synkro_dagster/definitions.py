@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from synkro import logging_redaction
+from synkro.secrets import check_deployment_key
 from synkro_dagster.assets.analysis import dialog_analyses
 from synkro_dagster.assets.ingestion import amocrm_raw, radist_raw
 from synkro_dagster.assets.modeling import dbt_core, dbt_reporting
@@ -18,6 +19,7 @@ from synkro_dagster.resources import SynkroResource
 from synkro_dagster.sensors import ALL_SENSORS
 
 logging_redaction.install()  # every step's log records (httpx, telegram, dlt...) lose their secrets
+check_deployment_key()  # a deployment without SYNKRO_SECRET_KEY refuses to start
 
 defs = dg.Definitions(
     assets=[

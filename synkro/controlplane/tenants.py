@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
-# The slug rule and the names built from it live in synkro.tenancy (one owner); these delegate.
-validate_slug = tenancy.validate_slug
+
+
+def validate_slug(slug: str) -> str:
+    """The slug rule is synkro.tenancy's (its one owner); kept here for the control plane's callers."""
+    return tenancy.validate_slug(slug)
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +44,9 @@ def validate_timezone(name: str) -> str:
     return name
 
 
-tenant_schemas = tenancy.tenant_schemas
+def tenant_schemas(slug: str) -> list[str]:
+    """Every schema a tenant may own (synkro.tenancy builds the names)."""
+    return tenancy.tenant_schemas(slug)
 
 
 @dataclass(frozen=True)
