@@ -10,7 +10,6 @@ destination, so a wiped local working dir (new container, dagster-dlt temp dirs)
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -20,6 +19,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from synkro import tenancy
 from synkro.paths import synkro_home
 
 SourceName = Literal["amocrm", "radist"]
@@ -31,22 +31,19 @@ SourceName = Literal["amocrm", "radist"]
 # trips and keep a load job's memory small whatever the file size. (CSV + COPY would stream too,
 # but dlt 1.31's CSV writer counts columns as rows, which breaks the rows-loaded figures.)
 MAX_QUERY_BYTES = 1024 * 1024
-SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
 def check_slug(slug: str) -> str:
-    """Slugs become schema and pipeline names, so only lower-case identifiers are allowed."""
-    if not SLUG_RE.fullmatch(slug):
-        raise ValueError(f"invalid tenant slug {slug!r}: use a-z, 0-9 and _, starting with a letter")
-    return slug
+    """Slugs become schema and pipeline names: the rule is synkro.tenancy's."""
+    return tenancy.validate_slug(slug)
 
 
 def dataset_name(slug: str) -> str:
-    return f"{check_slug(slug)}_raw"
+    return tenancy.raw_schema(slug)
 
 
 def pipeline_name(slug: str, source_name: str) -> str:
-    return f"{source_name}_{check_slug(slug)}"
+    return tenancy.names(slug).pipeline(source_name)
 
 
 def dlt_credentials(destination_url: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from synkro.child_env import minimal_env
 
 # The sandbox reads extra faults from this variable; a leftover one must not change the demo.
 FAULTS_ENV = "SYNKRO_SANDBOX_FAULTS"
@@ -99,7 +100,8 @@ class SandboxProcess:
         self._dir = Path(tempfile.mkdtemp(prefix="synkro-sandbox-"))
         info_file = self._dir / "info.json"
         args = ["--port", str(self.port), "--seed", str(self.seed), "--scenario", self.scenario]
-        env = {key: value for key, value in os.environ.items() if key != FAULTS_ENV}
+        # Only what it needs to run: never the master key or database passwords (synkro.child_env).
+        env = minimal_env(names=("PYTHONPATH",))  # SYNKRO_SANDBOX_FAULTS stays out too
         self._process = subprocess.Popen(
             sandbox_command("serve", *args, "--info-file", str(info_file)),
             stdout=subprocess.DEVNULL,

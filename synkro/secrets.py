@@ -24,6 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from synkro.paths import synkro_home
 
 ENV_VAR = "SYNKRO_SECRET_KEY"
+REQUIRE_ENV_VAR = "SYNKRO_REQUIRE_SECRET_KEY"
 KEY_FILE_NAME = "secret.key"
 MASK_PREFIX = "••••"
 
@@ -108,6 +109,16 @@ def _read_or_create_key_file(path: Path) -> list[bytes]:
     return _parse_keys(path.read_text(), f"key file {path}")
 
 
+def check_deployment_key() -> None:
+    """At process start: where a key is required (`SYNKRO_REQUIRE_SECRET_KEY`), fail now, not later.
+
+    Called by the Dagster code location and the web app, so a deployment without its key does not
+    come up at all instead of failing on the first secret it touches.
+    """
+    if os.environ.get(REQUIRE_ENV_VAR, "").strip() not in ("", "0") or ENV_VAR in os.environ:
+        load_keys()
+
+
 @dataclass(frozen=True)
 class KeySource:
     """Where the keys came from: `env` (SYNKRO_SECRET_KEY) or `file` (path)."""
@@ -117,9 +128,26 @@ class KeySource:
 
 
 def load_keys() -> tuple[list[bytes], KeySource]:
+    """The master keys; refuses to invent one where a generated key would not survive.
+
+    A deployment (compose, Kubernetes) sets `SYNKRO_REQUIRE_SECRET_KEY=1`: there the key file
+    would live in a container's throwaway filesystem, so a missing key must stop the process
+    rather than encrypt secrets that a restart makes unreadable. A variable that is present but
+    blank (compose's `${SYNKRO_SECRET_KEY}` of an unset variable) is refused everywhere.
+    """
     raw = os.environ.get(ENV_VAR)
     if raw and raw.strip():
         return _parse_keys(raw, ENV_VAR), KeySource("env")
+    if raw is not None:
+        raise SecretKeyError(
+            f"{ENV_VAR} is set but empty; set it to the installation's Fernet key(s) or unset it "
+            "to use the key file of a local installation"
+        )
+    if os.environ.get(REQUIRE_ENV_VAR, "").strip() not in ("", "0"):
+        raise SecretKeyError(
+            f"{ENV_VAR} is not set, and {REQUIRE_ENV_VAR} says this deployment must not generate a key "
+            "(it would be lost with the container); set it from your secret store"
+        )
     path = key_file_path()
     return _read_or_create_key_file(path), KeySource("file", path)
 

@@ -26,9 +26,10 @@ Design choices, each visible in the generated SQL:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+from synkro import tenancy
+from synkro.tenancy import TenantNames
+
 # The Data API roles of every Supabase project; revoked from the tenant schemas when present.
 DATA_API_ROLES = ("anon", "authenticated", "service_role")
 # Role setting for long dlt loads and dbt full refreshes (the database default is 2 minutes).
@@ -39,66 +40,13 @@ POLICY = "synkro_tenant_roles"
 _TIMEOUT_RE = re.compile(r"^\d+\s*(ms|s|min|h)?$")
 
 
-@dataclass(frozen=True)
-class TenantWarehouseNames:
-    """Schema and role names of one tenant's warehouse; the check and the SQL share them."""
-
-    slug: str
-
-    @property
-    def raw(self) -> str:
-        return f"{self.slug}_raw"
-
-    @property
-    def raw_staging(self) -> str:
-        """dlt's staging dataset for merge loads: `<dataset>_staging`."""
-        return f"{self.slug}_raw_staging"
-
-    @property
-    def staging(self) -> str:
-        return f"{self.slug}_staging"
-
-    @property
-    def marts(self) -> str:
-        return f"{self.slug}_marts"
-
-    @property
-    def analysis(self) -> str:
-        return f"{self.slug}_analysis"
-
-    @property
-    def loader(self) -> str:
-        return f"{self.slug}_loader"
-
-    @property
-    def transformer(self) -> str:
-        return f"{self.slug}_transformer"
-
-    @property
-    def loader_schemas(self) -> tuple[str, ...]:
-        return (self.raw, self.raw_staging, self.analysis)
-
-    @property
-    def transformer_schemas(self) -> tuple[str, ...]:
-        return (self.staging, self.marts)
-
-    @property
-    def all_schemas(self) -> tuple[str, ...]:
-        return (self.raw, self.raw_staging, self.staging, self.marts, self.analysis)
-
-    @property
-    def rls_function(self) -> str:
-        return f"{self.slug}_enable_rls"
-
-    @property
-    def event_trigger(self) -> str:
-        return f"synkro_{self.slug}_enable_rls"
+# Schema and role names of one tenant's warehouse (the check and the SQL share them): owned by
+# synkro.tenancy, like every other name built from a slug.
+TenantWarehouseNames = TenantNames
 
 
-def names_for(slug: str) -> TenantWarehouseNames:
-    if not SLUG_RE.fullmatch(slug):
-        raise ValueError(f"invalid tenant slug {slug!r}: a lowercase letter, then 1-30 of a-z, 0-9, _")
-    return TenantWarehouseNames(slug)
+def names_for(slug: str) -> TenantNames:
+    return tenancy.names(slug)
 
 
 def ident(name: str) -> str:

@@ -8,6 +8,8 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from synkro import logging_redaction
+from synkro.secrets import check_deployment_key
 from synkro_dagster.assets.analysis import dialog_analyses
 from synkro_dagster.assets.ingestion import amocrm_raw, radist_raw
 from synkro_dagster.assets.modeling import dbt_core, dbt_reporting
@@ -15,6 +17,9 @@ from synkro_dagster.assets.reporting import daily_report, telegram_delivery
 from synkro_dagster.jobs import ALL_JOBS
 from synkro_dagster.resources import SynkroResource
 from synkro_dagster.sensors import ALL_SENSORS
+
+logging_redaction.install()  # every step's log records (httpx, telegram, dlt...) lose their secrets
+check_deployment_key()  # a deployment without SYNKRO_SECRET_KEY refuses to start
 
 defs = dg.Definitions(
     assets=[

@@ -11,11 +11,11 @@ def test_partitions_follow_tenants(db_env: str) -> None:
     from synkro_dagster.sensors import tenant_partitions_sensor
 
     cp = open_controlplane(db_env)
-    cp.tenants.create("part_alpha", "Alpha", timezone="Europe/Moscow")
-    cp.tenants.create("part_beta", "Beta", timezone="Asia/Almaty")
-    cp.tenants.create("part_gamma", "Gamma", timezone="UTC")
-    cp.tenants.set_status("part_beta", "paused")
-    cp.tenants.set_status("part_gamma", "disabled")
+    cp.tenants.create("partalpha", "Alpha", timezone="Europe/Moscow")
+    cp.tenants.create("partbeta", "Beta", timezone="Asia/Almaty")
+    cp.tenants.create("partgamma", "Gamma", timezone="UTC")
+    cp.tenants.set_status("partbeta", "paused")
+    cp.tenants.set_status("partgamma", "disabled")
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tenant", ["part_gone"])
@@ -26,6 +26,6 @@ def test_partitions_follow_tenants(db_env: str) -> None:
                 added |= set(request.partition_keys)
             else:
                 deleted |= set(request.partition_keys)
-        assert {"part_alpha", "part_beta"} <= added
-        assert "part_gamma" not in added
+        assert {"partalpha", "partbeta"} <= added
+        assert "partgamma" not in added
         assert deleted == {"part_gone"}

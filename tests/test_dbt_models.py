@@ -850,6 +850,13 @@ def test_profile_keeps_the_password_out_of_the_file(tmp_path: Path) -> None:
 def test_dbt_vars_defaults_and_tenant_settings() -> None:
     assert dbt_vars("acme", TenantSettings(), "Europe/Moscow") == {
         "tenant": "acme",
+        "schemas": {
+            "raw": "acme_raw",
+            "staging": "acme_staging",
+            "marts": "acme_marts",
+            "analysis": "acme_analysis",
+            "misc": "acme_misc",
+        },
         "timezone": "Europe/Moscow",
         "day_boundary": "22:01",
         "phone_region": "RU",

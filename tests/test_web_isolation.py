@@ -173,6 +173,8 @@ def test_no_page_shows_a_stored_secret(portal: Portal) -> None:
             for path in pages:
                 answer = http.get(path, follow_redirects=True)
                 expected = 403 if path.startswith("/admin") and account is admin else 200
+                if "/dialogs/" in path:  # this tenant has no warehouse dialogs: the page is a clean 404
+                    expected = 404
                 assert answer.status_code == expected, (account.role, path, answer.status_code)
                 body = answer.text
                 for secret in secrets + encrypted:

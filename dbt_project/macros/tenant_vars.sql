@@ -10,6 +10,23 @@
   {{ tenant }}
 {%- endmacro %}
 
+{#
+  A schema of the tenant by its role (raw, staging, marts, analysis, misc). The names come from
+  var('schemas'), which Synkro builds in synkro/tenancy.py (the one owner of tenant names); this
+  macro only refuses anything that is not a plain lowercase identifier.
+#}
+{% macro synkro_schema(role) -%}
+  {%- set schemas = var('schemas') -%}
+  {%- if role not in schemas -%}
+    {{ exceptions.raise_compiler_error("var 'schemas' has no schema for " ~ role) }}
+  {%- endif -%}
+  {%- set name = schemas[role] | string -%}
+  {%- if not modules.re.fullmatch('[a-z_][a-z0-9_]{0,62}', name) -%}
+    {{ exceptions.raise_compiler_error("var 'schemas' holds an invalid schema name: " ~ name) }}
+  {%- endif -%}
+  {{ name }}
+{%- endmacro %}
+
 {% macro synkro_timezone() -%}
   {%- set tz = var('timezone') | string -%}
   {%- if not modules.re.fullmatch('[A-Za-z0-9_+\-/]{1,64}', tz) -%}

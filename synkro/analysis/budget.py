@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
+from synkro import tenancy
 from synkro.analysis.gemini import GeminiSettings, estimate_cost
 from synkro.analysis.pricing import Mode, Usage
 
@@ -45,11 +46,11 @@ create table if not exists {table} (
 
 
 def _table(slug: str) -> sql.Identifier:
-    return sql.Identifier(f"{slug}_analysis", "ai_spend")
+    return sql.Identifier(tenancy.analysis_schema(slug), "ai_spend")
 
 
 def ensure_spend_table(conn: psycopg.Connection, slug: str) -> None:
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(f"{slug}_analysis")))
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(tenancy.analysis_schema(slug))))
     conn.execute(sql.SQL(_DDL).format(table=_table(slug)))
     conn.execute(
         sql.SQL("create index if not exists {} on {} (spent_at)").format(
@@ -125,7 +126,7 @@ def priorities(
     conn: psycopg.Connection, slug: str, dialog_ids: list[str], window_end: datetime
 ) -> dict[str, Priority]:
     """Priority of each dialog from the marts (``dim_leads`` is optional: amoCRM-less tenants)."""
-    marts = f"{slug}_marts"
+    marts = tenancy.marts_schema(slug)
     if not dialog_ids:
         return {}
     has_leads = _exists(conn, marts, "dim_leads")

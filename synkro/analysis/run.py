@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
+from synkro import tenancy
 from synkro.analysis import budget, corrections
 from synkro.analysis.batch import BatchAnalyzer, BatchPolicy
 from synkro.analysis.escalation import escalation_reason
@@ -90,11 +91,11 @@ class AnalysisStopped(RuntimeError):
 
 
 def analysis_schema(slug: str) -> str:
-    return f"{slug}_analysis"
+    return tenancy.analysis_schema(slug)
 
 
 def marts_schema(slug: str) -> str:
-    return f"{slug}_marts"
+    return tenancy.marts_schema(slug)
 
 
 _DDL = """

@@ -6,19 +6,19 @@ outcome in the control plane (`integration_configs.status/last_error/last_checke
 it; exit code 0 when ok, 1 when the check failed.
 
 `CheckOptions.on_line` (optional) is called with each line as the check adds it, so the portal can
-show lines live while a slow check is still running. Every line — streamed or returned — has the
-tenant's stored secrets masked out first (an exception text may quote a URL with a bot token in
+show lines live while a slow check is still running. Every line — streamed or returned — passes
+through the tenant's redactor (`synkro.redact`) first (an exception text may quote a URL with a bot token in
 it), so no caller can leak one by printing what a check said.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from synkro.secrets import mask
+from synkro.redact import Redactor, for_tenant
 
 KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 
@@ -67,34 +67,9 @@ class CheckResult:
         return None
 
 
-def stored_secrets(tctx: Any) -> list[str]:
-    """Plaintext of every secret the tenant has stored (and a DSN's password), longest first."""
-    found: set[str] = set()
-    for kind in KINDS:
-        config = tctx.config(kind)
-        if config is None:
-            continue
-        for value in config.secret_dict().values():
-            found.add(value)
-            if "://" in value and "@" in value:  # a DSN: its password alone may be quoted too
-                from urllib.parse import urlsplit
-
-                password = urlsplit(value).password
-                if password:
-                    found.add(password)
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, mask(secret))
-    return text
-
-
-def redact_line(line: CheckLine, secrets: Iterable[str]) -> CheckLine:
-    line.name = redact(line.name, secrets)
-    line.detail = redact(line.detail, secrets)
+def redact_line(line: CheckLine, redactor: Redactor) -> CheckLine:
+    line.name = redactor(line.name)
+    line.detail = redactor(line.detail)
     return line
 
 
@@ -103,18 +78,18 @@ def run_check(tctx: Any, kind: str, options: CheckOptions) -> CheckResult:
     if kind not in KINDS:
         raise ValueError(f"unknown integration kind {kind!r}; expected one of: {', '.join(KINDS)}")
     module = importlib.import_module(f"synkro.checks.{kind}")
-    secrets = stored_secrets(tctx)
+    redactor = for_tenant(tctx.cp, tctx.slug)
     listener = options.on_line
     if listener is not None:
-        options = replace(options, on_line=lambda line: listener(redact_line(line, secrets)))
+        options = replace(options, on_line=lambda line: listener(redact_line(line, redactor)))
     try:
         result = module.run(tctx, options)
     except Exception as exc:  # a check reports what broke; it must not crash the CLI
         result = CheckResult(kind, on_line=options.on_line)
         result.add("check", False, f"{type(exc).__name__}: {exc}")
     for line in result.lines:
-        redact_line(line, secrets)
-    result.extra = [redact(block, secrets) for block in result.extra]
+        redact_line(line, redactor)
+    result.extra = [redactor(block) for block in result.extra]
     status = "ok" if result.ok else "error"
     tctx.cp.configs.set_config_status(tctx.slug, kind, status, error=result.first_error())
     return result

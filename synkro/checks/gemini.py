@@ -17,6 +17,7 @@ import psycopg
 from google.genai import errors as genai_errors
 from psycopg import sql
 
+from synkro import tenancy
 from synkro.analysis.gemini import (
     DialogJob,
     DialogResult,
@@ -76,7 +77,7 @@ def recent_dialogs(conn: psycopg.Connection, tctx: Any, limit: int = SAMPLE_DIAL
     The business day (with the tenant's context messages before it) is what a nightly run sends,
     so the sample costs and reads like a real analysis.
     """
-    marts = f"{tctx.slug}_marts"
+    marts = tenancy.marts_schema(tctx.slug)
     if not _table_exists(conn, marts, "fct_dialog_messages"):
         return []
     has_dialogs = _table_exists(conn, marts, "fct_dialogs")

@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from synkro.cli.common import actor, console, controlplane
+from synkro.cli.common import actor, console, controlplane, styled
 from synkro.controlplane.errors import BadInputError
 
 app = typer.Typer(help="amoCRM: connect a tenant's account (authorization code or long-lived token).")
@@ -58,7 +58,9 @@ def _account(base_url: str, token: str) -> dict[str, Any] | None:
 
 
 def _unreachable(problem: str) -> None:
-    console.print(f"[yellow]•[/] account not reachable with the new token: {problem}", highlight=False)
+    console.print(
+        styled(("•", "yellow"), f" account not reachable with the new token: {problem}"), highlight=False
+    )
 
 
 @app.command("connect")

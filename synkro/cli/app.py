@@ -14,7 +14,9 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from synkro import logging_redaction
 from synkro.cli.common import err_console, exit_code_and_message, state
+from synkro.secrets import check_deployment_key
 
 # Order = order in `synkro --help`.
 GROUPS: list[str] = [
@@ -63,6 +65,8 @@ def root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs."),
 ) -> None:
     state.debug = debug or bool(os.environ.get("SYNKRO_DEBUG"))
+    logging_redaction.install()  # --debug shows httpx's request URLs, which hold bot tokens
+    check_deployment_key()  # a blank key, or none where one is required: refuse before anything runs
     logging.basicConfig(level=logging.DEBUG if state.debug else logging.WARNING)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from synkro.cli.common import console, print_json
+from synkro.cli.common import console, print_json, styled
 from synkro.controlplane.errors import BadInputError
 
-MARK = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]•[/]"}
+MARK = {True: ("✓", "green"), False: ("✗", "red"), None: ("•", "yellow")}
 
 
 def check(
@@ -45,7 +45,8 @@ def check(
     else:
         for line in result.lines:
             detail = f" — {line.detail}" if line.detail else ""
-            console.print(f"{MARK[line.ok]} {line.name}{detail}", highlight=False)
+            # name and detail carry API text (a chat title): never markup
+            console.print(styled(MARK[line.ok], f" {line.name}{detail}"), highlight=False)
         for block in result.extra:
             console.print()
             console.print(block, markup=False, highlight=False)

@@ -11,9 +11,18 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+# Markup off: text from an API or a customer (a chat title, a tenant name, an error) must print as
+# it is, never as rich markup (`[link=…]` would become a clickable link). Our own styling is built
+# as rich `Text` (`styled`), which never parses the values it holds.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain strings and (text, style) pairs; nothing in it is read as markup."""
+    return Text.assemble(*parts)
 
 
 class CliState:
@@ -41,7 +50,18 @@ def print_json(data: Any) -> None:
 
 
 def exit_code_and_message(exc: BaseException) -> tuple[int, str]:
-    """Map an exception to (exit code, one clear line) without leaking values it may carry."""
+    """Map an exception to (exit code, one clear line) without leaking values it may carry.
+
+    The line passes through the token redactor (`synkro.redact`): a library's message may quote a
+    URL with a bot token or a DSN with its password.
+    """
+    from synkro.redact import redact_tokens
+
+    code, message = _exit_code_and_message(exc)
+    return code, redact_tokens(message)
+
+
+def _exit_code_and_message(exc: BaseException) -> tuple[int, str]:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     from synkro.controlplane.errors import ControlPlaneError

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from synkro import db
+from synkro.cli.common import console, styled
 from synkro.db import embedded
 
 app = typer.Typer(help="The installation's Postgres: embedded server by default, DATABASE_URL when set.")
-console = Console()
 
 
 @app.command("status")
@@ -17,13 +16,13 @@ def status_cmd() -> None:
     """Show which database is used and whether the embedded server runs."""
     if not db.uses_embedded():
         url = db.database_url()
-        console.print(f"DATABASE_URL is set: [bold]{db.masked_url(url)}[/]")
+        console.print(styled("DATABASE_URL is set: ", (db.masked_url(url), "bold")))
         try:
             with db.connect(url, connect_timeout=5) as conn:
                 version = conn.execute("show server_version").fetchone()[0]
             console.print(f"reachable, PostgreSQL {version}")
         except Exception as exc:  # a status command reports, it does not crash
-            console.print(f"[red]not reachable:[/] {type(exc).__name__}")
+            console.print(styled(("not reachable:", "red"), f" {type(exc).__name__}"))
             raise typer.Exit(1) from None
         return
     current = embedded.status()
@@ -75,6 +74,8 @@ def migrate_cmd() -> None:
     migrate(url, force=True)
     after = current_revision(url)
     if before == after:
-        console.print(f"schema synkro is up to date at revision [bold]{after}[/]", highlight=False)
+        console.print(styled("schema synkro is up to date at revision ", (after, "bold")), highlight=False)
     else:
-        console.print(f"schema synkro migrated: {before or '(empty)'} → [bold]{after}[/]", highlight=False)
+        console.print(
+            styled(f"schema synkro migrated: {before or '(empty)'} → ", (after, "bold")), highlight=False
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from synkro.cli.common import console, print_json
+from synkro.cli.common import console, print_json, styled
 from synkro.controlplane.errors import BadInputError
 
 app = typer.Typer(help="Gemini: models the tenant's key can use for scoring.")
@@ -34,7 +34,7 @@ def models_cmd(
     try:
         models = list_models(GeminiSettings.from_config(config))
     except GeminiFatalError as exc:
-        console.print(f"[red]✗[/] {exc}", highlight=False)
+        console.print(styled(("✗", "red"), f" {exc}"), highlight=False)
         raise typer.Exit(1) from None
     if as_json:
         print_json(
@@ -71,7 +71,12 @@ def models_cmd(
         console.print(f"* chosen model: {chosen}", highlight=False)
     else:
         console.print(
-            f"[yellow]chosen model {chosen!r} is not in the list: pick one and set the field "
-            f"`model` with `synkro config set {slug} gemini`[/]",
+            styled(
+                (
+                    f"chosen model {chosen!r} is not in the list: pick one and set the field "
+                    f"`model` with `synkro config set {slug} gemini`",
+                    "yellow",
+                )
+            ),
             highlight=False,
         )

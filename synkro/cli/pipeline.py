@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from synkro.cli.common import console, controlplane, err_console, print_json
+from synkro import tenancy
+from synkro.cli.common import console, controlplane, err_console, print_json, styled
 from synkro.controlplane.errors import BadInputError
 from synkro.windows import WindowError
 
@@ -58,7 +59,7 @@ def start_run(
             resend=resend,
             full=full,
             wait=wait,
-            say=lambda line: console.print(f"[dim]{line}[/]", highlight=False),
+            say=lambda line: console.print(styled((line, "dim")), highlight=False),
         )
     except ActiveRunError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
@@ -75,9 +76,8 @@ def start_run(
 def _print_event(progress: Progress, event) -> None:
     style = LEVEL_STYLE.get(event.level, "white")
     step = f"{event.step:<13}" if event.step else " " * 13
-    progress.console.print(
-        f"[dim]{event.at.astimezone():%H:%M:%S}[/] [{style}]{step}[/] {event.message}",
-        markup=True,
+    progress.console.print(  # the message may quote an API: never markup
+        styled((f"{event.at.astimezone():%H:%M:%S}", "dim"), " ", (step, style), f" {event.message}"),
         highlight=False,
     )
 
@@ -91,7 +91,7 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
     queued_said = False
     try:
         with Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
@@ -103,7 +103,7 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
             for update in watch(cp, _instance(), job_run_id):
                 if update.queued and not queued_said:
                     queued_said = True
-                    progress.console.print("[dim]waiting in the run queue[/]", highlight=False)
+                    progress.console.print(styled(("waiting in the run queue", "dim")), highlight=False)
                 for event in update.events:
                     _print_event(progress, event)
                 run = update.row
@@ -124,7 +124,9 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
         )
         raise typer.Exit(130) from None
     if run.status == "succeeded":
-        console.print(f"[green]run {run.id} succeeded[/] (Dagster run {run.dagster_run_id or '-'})")
+        console.print(
+            styled((f"run {run.id} succeeded", "green"), f" (Dagster run {run.dagster_run_id or '-'})")
+        )
         return 0
     if run.status == "succeeded_with_warnings":
         # the report went out, but a step stopped short (e.g. no scores: the Gemini key is invalid)
@@ -149,7 +151,7 @@ def _raw_counts(slug: str) -> dict[str, int]:
     from synkro.tenant_context import TenantContext
 
     tctx = TenantContext.load(slug)
-    schema = f"{slug}_raw"
+    schema = tenancy.raw_schema(slug)
     counts: dict[str, int] = {}
     with connect(tctx.warehouse_url()) as conn:
         tables = conn.execute(
@@ -179,7 +181,7 @@ def load(
         raise BadInputError(f"--source must be amocrm or radist, not {source!r}")
     job = SOURCES[source] if source else "ingestion"
     code = follow(start_run(slug, job, full=full, wait=not no_wait))
-    table = Table("table", "rows in warehouse", title=f"{slug}_raw")
+    table = Table("table", "rows in warehouse", title=tenancy.raw_schema(slug))
     for name, count in _raw_counts(slug).items():
         table.add_row(name, str(count))
     console.print(table)
@@ -219,8 +221,12 @@ def run(
     except WindowError as exc:
         raise BadInputError(str(exc)) from None
     console.print(
-        f"report window for [bold]{slug}[/]: {window.start.astimezone(tenant.zone):%d.%m %H:%M} → "
-        f"{window.end.astimezone(tenant.zone):%d.%m %H:%M} ({tenant.timezone})"
+        styled(
+            "report window for ",
+            (slug, "bold"),
+            f": {window.start.astimezone(tenant.zone):%d.%m %H:%M} → "
+            f"{window.end.astimezone(tenant.zone):%d.%m %H:%M} ({tenant.timezone})",
+        )
     )
     raise typer.Exit(follow(start_run(slug, "forced_report", window=window, resend=resend, wait=not no_wait)))
 

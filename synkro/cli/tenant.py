@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from synkro.cli.common import actor, console, controlplane, print_json
+from synkro.cli.common import actor, console, controlplane, print_json, styled
 
 app = typer.Typer(help="Tenants (client companies): create, list, show, pause, resume, disable, delete.")
 
@@ -14,7 +14,9 @@ JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 
 @app.command("create")
 def create_cmd(
-    slug: str = typer.Argument(..., help="Immutable id, ^[a-z][a-z0-9_]{1,30}$; names the tenant's schemas."),
+    slug: str = typer.Argument(
+        ..., help="Immutable id: a lowercase letter, then 1-30 letters or digits; names the tenant's schemas."
+    ),
     name: str = typer.Option(..., "--name", help="Display name."),
     timezone: str = typer.Option("Europe/Moscow", "--timezone", help="IANA timezone, e.g. Asia/Almaty."),
 ) -> None:
@@ -24,7 +26,7 @@ def create_cmd(
     validate_slug(slug)  # refuse bad input before touching the database
     validate_timezone(timezone)
     tenant = controlplane().tenants.create(slug, name, timezone, actor=actor())
-    console.print(f"created tenant [bold]{tenant.slug}[/] ({tenant.name}, {tenant.timezone})")
+    console.print(styled("created tenant ", (tenant.slug, "bold"), f" ({tenant.name}, {tenant.timezone})"))
 
 
 @app.command("list")
@@ -57,7 +59,9 @@ def show_cmd(slug: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{tenant.slug}[/] {tenant.name}  status={tenant.status}  timezone={tenant.timezone}")
+    console.print(
+        styled((tenant.slug, "bold"), f" {tenant.name}  status={tenant.status}  timezone={tenant.timezone}")
+    )
     table = Table("kind", "status", "version", "last error")
     for c in configs:
         table.add_row(c["kind"], c["status"], str(c["version"]), c["last_error"] or "")
@@ -69,7 +73,7 @@ def show_cmd(slug: str, as_json: bool = JSON_OPTION) -> None:
 
 def _set_status(slug: str, status: str) -> None:
     tenant = controlplane().tenants.set_status(slug, status, actor=actor())
-    console.print(f"tenant [bold]{tenant.slug}[/] is now {tenant.status}")
+    console.print(styled("tenant ", (tenant.slug, "bold"), f" is now {tenant.status}"))
 
 
 @app.command("pause")
@@ -98,7 +102,7 @@ def update_cmd(
 ) -> None:
     """Change a tenant's name or timezone (the slug never changes)."""
     tenant = controlplane().tenants.update(slug, name=name, timezone=timezone, actor=actor())
-    console.print(f"tenant [bold]{tenant.slug}[/]: {tenant.name}, {tenant.timezone}")
+    console.print(styled("tenant ", (tenant.slug, "bold"), f": {tenant.name}, {tenant.timezone}"))
 
 
 @app.command("delete")
@@ -106,7 +110,7 @@ def delete_cmd(
     slug: str,
     yes: bool = typer.Option(False, "--yes", help="Confirm: drop the tenant's schemas and rows."),
 ) -> None:
-    """Delete a tenant: drops <slug>_raw/_staging/_marts/_analysis and its control-plane rows."""
+    """Delete a tenant: drops its schemas (synkro.tenancy names them) and its control-plane rows."""
     from synkro.controlplane import tenant_schemas
 
     schemas = tenant_schemas(slug)
@@ -115,6 +119,6 @@ def delete_cmd(
     if not yes:
         typer.confirm(f"Delete tenant {slug} and drop schemas {', '.join(schemas)}?", abort=True)
     warnings = cp.tenants.delete(slug, actor=actor())
-    console.print(f"deleted tenant [bold]{slug}[/]; dropped schemas {', '.join(schemas)}")
+    console.print(styled("deleted tenant ", (slug, "bold"), f"; dropped schemas {', '.join(schemas)}"))
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(styled(("warning:", "yellow"), f" {warning}"))

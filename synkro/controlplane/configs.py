@@ -19,6 +19,7 @@ from synkro.controlplane.errors import BadInputError, ConcurrentUpdateError, Not
 from synkro.controlplane.tables import CONFIG_STATUSES, integration_configs, tenants
 from synkro.controlplane.tenants import validate_slug
 from synkro.integrations.schemas import IntegrationConfig, model_for, validate_config
+from synkro.redact import Redactor, for_tenant, remember
 from synkro.secrets import SecretBox, SecretKeyError
 
 if TYPE_CHECKING:
@@ -78,7 +79,9 @@ class ConfigRepository:
                 # reload it once from SYNKRO_SECRET_KEY / the key file before giving up.
                 self._cp.box = SecretBox.from_env()
                 plaintext = self._cp.box.decrypt(row.secrets_encrypted)
-            document.update(json.loads(plaintext))
+            secrets = json.loads(plaintext)
+            remember(v for v in secrets.values() if isinstance(v, str))  # log records mask them too
+            document.update(secrets)
         return document
 
     def _record(self, row) -> ConfigRecord:
@@ -88,7 +91,8 @@ class ConfigRepository:
             kind=row.kind,
             config=config,
             status=row.status,
-            last_error=row.last_error,
+            # Redacted on the way out too: rows stored before the redactor existed may hold secrets.
+            last_error=Redactor(config.secret_dict().values()).optional(row.last_error),
             last_checked_at=row.last_checked_at,
             updated_at=row.updated_at,
             version=row.version,
@@ -127,6 +131,27 @@ class ConfigRepository:
                 .order_by(integration_configs.c.kind)
             ).all()
         return [self._record(row) for row in rows]
+
+    def secret_values(self, slug: str) -> list[str]:
+        """Plaintext of every secret the tenant stores, for `synkro.redact` only.
+
+        Decrypted without validating the documents: a config saved before a validation rule
+        tightened must still have its secrets masked out of the errors it causes.
+        """
+        with self._cp.engine.connect() as conn:
+            blobs = conn.execute(
+                select(integration_configs.c.secrets_encrypted)
+                .join(tenants, tenants.c.id == integration_configs.c.tenant_id)
+                .where(tenants.c.slug == slug, integration_configs.c.secrets_encrypted.is_not(None))
+            ).scalars()
+            values: list[str] = []
+            for blob in blobs:
+                secrets = json.loads(self._cp.box.decrypt(blob))
+                remember(v for v in secrets.values() if isinstance(v, str))
+                for value in secrets.values():
+                    if isinstance(value, str) and value:
+                        values.append(value)
+        return values
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -299,6 +324,7 @@ class ConfigRepository:
                 f"invalid config status {status!r}; expected one of: {', '.join(CONFIG_STATUSES)}"
             )
         validate_slug(slug)
+        error = for_tenant(self._cp, slug).optional(error)  # stored errors never hold a secret
         with self._cp.engine.begin() as conn:
             tenant_id = self._cp.tenants.id_of(conn, slug)
             result = conn.execute(

@@ -22,6 +22,7 @@ from synkro.controlplane.tables import (
     job_runs,
     tenants,
 )
+from synkro.redact import Redactor, for_tenant
 
 if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
@@ -128,6 +129,16 @@ class JobRunRepository:
             raise DuplicateRunError(existing) from None
         return self.get_run(run_id)
 
+    def _redactor(self, run_id: int) -> Redactor:
+        """The redactor of the run's tenant: errors and events are stored with secrets masked."""
+        with self._cp.engine.connect() as conn:
+            slug = conn.execute(
+                select(tenants.c.slug)
+                .join(job_runs, job_runs.c.tenant_id == tenants.c.id)
+                .where(job_runs.c.id == run_id)
+            ).scalar_one_or_none()
+        return for_tenant(self._cp, slug)
+
     def get_run(self, run_id: int) -> JobRun:
         with self._cp.engine.connect() as conn:
             row = conn.execute(_run_query().where(job_runs.c.id == run_id)).first()
@@ -190,7 +201,7 @@ class JobRunRepository:
         if dagster_run_id is not None:
             values["dagster_run_id"] = dagster_run_id
         if error is not None:
-            values["error"] = error
+            values["error"] = self._redactor(run_id)(error)
         if details is not None:
             values["details"] = job_runs.c.details.op("||")(func.cast(details, job_runs.c.details.type))
         with self._cp.engine.begin() as conn:
@@ -220,13 +231,13 @@ class JobRunRepository:
             raise BadInputError(f"invalid event level {level!r}; expected one of: {', '.join(EVENT_LEVELS)}")
         from synkro.controlplane.audit import scrub
 
+        redactor = self._redactor(run_id)
+        message, data = redactor(message), redactor.data(scrub(data or {}))
         try:
             with self._cp.engine.begin() as conn:
                 row = conn.execute(
                     insert(job_run_events)
-                    .values(
-                        job_run_id=run_id, level=level, step=step, message=message, data=scrub(data or {})
-                    )
+                    .values(job_run_id=run_id, level=level, step=step, message=message, data=data)
                     .returning(*job_run_events.c)
                 ).one()
         except IntegrityError:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from synkro.controlplane.errors import BadInputError, NotFoundError
 from synkro.controlplane.tables import REPORT_STATUSES, reports, tenants
+from synkro.redact import Redactor, for_tenant
 
 if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
@@ -77,6 +78,8 @@ class ReportRepository:
         _aware(window_end, "window_end")
         if window_end <= window_start:
             raise BadInputError("window_end must be after window_start")
+        redactor = for_tenant(self._cp, slug)  # report text never carries a secret of the tenant
+        summary, body = redactor.optional(summary), redactor.optional(body)
         with self._cp.engine.begin() as conn:
             tenant_id = self._cp.tenants.id_of(conn, slug)
             # A concurrent create_draft of the same window waits here for the other to commit and
@@ -102,6 +105,15 @@ class ReportRepository:
                 raise NotFoundError(f"report of {slug} {report_type} {window_start}..{window_end} vanished")
             return existing
         return self.get_report(report_id)
+
+    def _redactor(self, report_id: int) -> Redactor:
+        with self._cp.engine.connect() as conn:
+            slug = conn.execute(
+                select(tenants.c.slug)
+                .join(reports, reports.c.tenant_id == tenants.c.id)
+                .where(reports.c.id == report_id)
+            ).scalar_one_or_none()
+        return for_tenant(self._cp, slug)
 
     def get_report(self, report_id: int) -> Report:
         with self._cp.engine.connect() as conn:
@@ -161,6 +173,8 @@ class ReportRepository:
             values["status"] = status
             if status == "sent":
                 values["sent_at"] = func.now()
+        redactor = self._redactor(report_id)
+        summary, body, error = redactor.optional(summary), redactor.optional(body), redactor.optional(error)
         for name, value in (("summary", summary), ("body", body), ("data", data), ("error", error)):
             if value is not None:
                 values[name] = value

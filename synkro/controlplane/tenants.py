@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import zoneinfo
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -14,27 +13,21 @@ import psycopg
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from synkro import tenancy
 from synkro.controlplane.errors import AlreadyExistsError, BadInputError, NotFoundError
-from synkro.controlplane.tables import SLUG_PATTERN, TENANT_STATUSES, tenant_settings, tenants
+from synkro.controlplane.tables import TENANT_STATUSES, tenant_settings, tenants
 
 if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
 
 log = logging.getLogger(__name__)
 
-SLUG_RE = re.compile(SLUG_PATTERN)
 DEFAULT_TIMEZONE = "Europe/Moscow"
-# raw_staging: dlt's merge staging dataset next to <slug>_raw.
-TENANT_SCHEMA_SUFFIXES = ("raw", "raw_staging", "staging", "marts", "analysis")
 
 
 def validate_slug(slug: str) -> str:
-    if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        raise BadInputError(
-            f"invalid tenant slug {slug!r}: use 2-31 characters, a lowercase letter first, "
-            "then lowercase letters, digits or '_' (it becomes part of schema names)"
-        )
-    return slug
+    """The slug rule is synkro.tenancy's (its one owner); kept here for the control plane's callers."""
+    return tenancy.validate_slug(slug)
 
 
 @lru_cache(maxsize=1)
@@ -52,10 +45,8 @@ def validate_timezone(name: str) -> str:
 
 
 def tenant_schemas(slug: str) -> list[str]:
-    """The per-tenant warehouse schemas: `<slug>_raw` (and dlt's `_raw_staging`), `_staging`, `_marts`,
-    `_analysis`."""
-    validate_slug(slug)
-    return [f"{slug}_{suffix}" for suffix in TENANT_SCHEMA_SUFFIXES]
+    """Every schema a tenant may own (synkro.tenancy builds the names)."""
+    return tenancy.tenant_schemas(slug)
 
 
 @dataclass(frozen=True)
@@ -99,12 +90,20 @@ class TenantRepository:
     def create(
         self, slug: str, name: str, timezone: str = DEFAULT_TIMEZONE, *, actor: str | None = None
     ) -> Tenant:
-        validate_slug(slug)
+        tenancy.validate_new_slug(slug)
         validate_timezone(timezone)
         if not name or not name.strip():
             raise BadInputError("tenant name must not be empty")
         try:
             with self._cp.engine.begin() as conn:
+                # New slugs cannot meet each other's names; a tenant of the old rule (with '_') can.
+                existing = conn.execute(select(tenants.c.slug)).scalars().all()
+                shared = tenancy.colliding_names(slug, existing)
+                if shared:
+                    raise BadInputError(
+                        f"tenant slug {slug!r} would share the schema(s) {', '.join(sorted(shared))} "
+                        "with an existing tenant; choose another"
+                    )
                 row = conn.execute(
                     insert(tenants)
                     .values(slug=slug, name=name.strip(), timezone=timezone)

@@ -36,6 +36,7 @@ KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 AMOCRM_HOST_SUFFIXES = (".amocrm.ru", ".amocrm.com", ".kommo.com")
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 TELEGRAM_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 API_VERSION_RE = re.compile(r"^v\d+(alpha|beta)?\d*$")
 
 
@@ -146,6 +147,12 @@ class SupabaseConfig(IntegrationConfig):
         dsn = value.get_secret_value().strip()
         if not dsn:
             return None
+        # Checked before anything parses it: psycopg's error for a bad escape quotes the password.
+        if _BAD_PERCENT_ESCAPE.search(dsn):
+            raise ValueError(
+                "has a '%' that does not start a percent-escape (two hex digits, e.g. %40 for '@'); "
+                "URL-encode special characters of the password"
+            )
         parts = urlsplit(dsn)
         if parts.scheme not in {"postgres", "postgresql"} or not parts.hostname:
             raise ValueError("must be a Postgres DSN: postgresql://user:password@host:5432/postgres")
@@ -158,6 +165,15 @@ class SupabaseConfig(IntegrationConfig):
                 "port 6543 is Supavisor transaction mode, which dlt and dbt cannot use; "
                 "use the session pooler (port 5432) or the direct host"
             )
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(dsn)  # what libpq itself will make of it
+        except psycopg.Error:
+            raise ValueError(
+                "is not a DSN libpq can read (check the URL-encoding of the user and password)"
+            ) from None
         return SecretStr(dsn)
 
     @model_validator(mode="after")

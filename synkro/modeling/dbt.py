@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from synkro import tenancy
 from synkro.modeling.dbt_exec import PASSWORD_ENV
 
 if TYPE_CHECKING:
@@ -57,10 +58,11 @@ def write_profile(target_dir: Path, database_url: str, threads: int = 4) -> Path
     return path
 
 
-def dbt_vars(slug: str, settings: TenantSettings, timezone: str) -> dict[str, str]:
+def dbt_vars(slug: str, settings: TenantSettings, timezone: str) -> dict[str, Any]:
     """The `--vars` for one tenant: its slug, its timezone (from the tenant row) and calendar settings."""
     return {
         "tenant": slug,
+        "schemas": tenancy.names(slug).dbt_schemas(),  # the macros take names from here, not a rule
         "timezone": timezone,
         "day_boundary": settings.day_boundary,
         "phone_region": settings.phone_region,

@@ -37,7 +37,10 @@ from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 
+from synkro.child_env import minimal_env
+
 PASSWORD_ENV = "SYNKRO_DBT_PASSWORD"
+CLEAN_MARKER = "SYNKRO_DBT_MINIMAL_ENV"
 HANDOFF_NAME = ".synkro-dbt-password"
 HANDOFF_TIMEOUT_S = 60
 VERSION_ARGS = (["--version"], ["-V"], ["-v"])
@@ -123,11 +126,27 @@ def version_text() -> str:
     return "\n".join(lines)
 
 
+def _restart_with_minimal_env() -> None:
+    """Replace this process by itself with only what dbt needs in its environment.
+
+    dagster-dbt starts us with a copy of the step's environment, master key included, and offers no
+    way to choose the child's. Changing `os.environ` here would still leave the original in
+    `/proc/<pid>/environ`, so the process executes itself again with the minimal environment
+    (`synkro.child_env`): dbt's variables (`DBT_*`, dagster-dbt's `DAGSTER_DBT_*`) and the basics.
+    """
+    if os.environ.get(CLEAN_MARKER) == "1":
+        return
+    env = minimal_env(prefixes=("DBT_", "DAGSTER_DBT_"), extra={CLEAN_MARKER: "1"})
+    script = sys.argv[0]
+    os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args in VERSION_ARGS:
         print(version_text())
         return
+    _restart_with_minimal_env()
     target = os.environ.get("DBT_TARGET_PATH")
     if target:
         password = receive_password(Path(target))

@@ -23,6 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
+from synkro import tenancy
 from synkro.modeling.dbt import DBT_PROJECT_DIR, write_profile
 from synkro.paths import synkro_home
 
@@ -33,7 +34,7 @@ LEGACY_MAX_AGE_S = 3600.0
 
 def tenant_dbt_dir(slug: str) -> Path:
     """`<synkro_home>/dbt/<slug>`: this tenant's profile, parse state and run targets."""
-    return synkro_home() / "dbt" / slug
+    return tenancy.names(slug).dbt_dir(synkro_home())
 
 
 def tenant_profiles_dir(slug: str, database_url: str) -> Path:

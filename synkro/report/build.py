@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from synkro import trends
+from synkro import tenancy, trends
 from synkro.analysis import corrections
 from synkro.analysis.budget import BUDGET_REASON
 from synkro.links import dialog_url, lead_url
@@ -107,7 +107,7 @@ def _dialog_stats(
     the first message after the company's last reply) for at least ``followup``; a question asked
     minutes before the day boundary still has time to be answered.
     """
-    marts = f"{slug}_marts"
+    marts = tenancy.marts_schema(slug)
     query = sql.SQL(
         """
         with w as (
@@ -188,7 +188,7 @@ def _median(values: list[float]) -> float | None:
 
 
 def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list[dict[str, Any]] | None:
-    schema = f"{slug}_analysis"
+    schema = tenancy.analysis_schema(slug)
     if not _exists(conn, schema, "dialog_analyses"):
         return None
     cur = conn.execute(
@@ -304,7 +304,7 @@ def _freshness(
     conn: psycopg.Connection, slug: str, window: ReportWindow, stale_after: timedelta, now: datetime
 ) -> list[SourceFreshness]:
     """Last successful dlt load per source and the newest data timestamp in raw tables."""
-    raw = f"{slug}_raw"
+    raw = tenancy.raw_schema(slug)
     loads: dict[str, datetime] = {}
     if _exists(conn, raw, "_dlt_loads"):
         for name, at in conn.execute(
@@ -387,7 +387,7 @@ def build_report(
             when = local_time(report, f.last_load_at) if f.last_load_at else "никогда"
             report.problems.append(f"Данные {f.source} устарели: последняя загрузка — {when}.")
 
-    marts = f"{slug}_marts"
+    marts = tenancy.marts_schema(slug)
     if not (_exists(conn, marts, "fct_dialog_messages") and _exists(conn, marts, "fct_dialogs")):
         report.problems.append("Витрины диалогов ещё не построены: цифр за период нет.")
         report.analysis_available = False

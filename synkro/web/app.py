@@ -21,7 +21,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from synkro import logging_redaction
 from synkro.controlplane import ControlPlane, open_controlplane
+from synkro.secrets import check_deployment_key
 from synkro.web.access import SignInRequired
 from synkro.web.admin import install_admin
 from synkro.web.config import SESSION_COOKIE, WebConfig
@@ -125,6 +127,8 @@ async def _no_body() -> dict[str, Any]:
 
 
 def create_app(cp: ControlPlane | None = None, config: WebConfig | None = None) -> FastAPI:
+    logging_redaction.install()  # uvicorn's, httpx's and our log records lose their secrets
+    check_deployment_key()  # a deployment without SYNKRO_SECRET_KEY refuses to start
     cp = cp or open_controlplane()
     config = config or WebConfig.from_env(cp.box)
     app = FastAPI(title="Synkro", docs_url=None, redoc_url=None, openapi_url=None)

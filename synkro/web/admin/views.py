@@ -36,7 +36,7 @@ from synkro.controlplane import ControlPlane, ControlPlaneError
 from synkro.controlplane.tables import CONFIG_KINDS, ROLES, TENANT_STATUSES
 from synkro.controlplane.tenants import DEFAULT_TIMEZONE
 from synkro.integrations.schemas import ConfigValidationError, UnknownKindError, model_for
-from synkro.secrets import mask
+from synkro.redact import for_tenant
 from synkro.web.admin import models
 from synkro.web.i18n import translate
 
@@ -350,16 +350,8 @@ def masked_fields(row: models.IntegrationConfig, _attr: str, request: Request) -
 
 
 def masked_error(row: models.IntegrationConfig, _attr: str, request: Request) -> str:
-    """The last check's error with any of the config's own secret values masked out."""
-    text = row.last_error or ""
-    if not text:
-        return ""
-    record = _record(request.app.state.cp, row)
-    if record is not None:
-        for value in record.config.secret_dict().values():
-            if value:
-                text = text.replace(value, mask(value) or "••••")
-    return text
+    """The last check's error through the tenant's redactor (rows stored before it existed too)."""
+    return for_tenant(request.app.state.cp, row.tenant.slug)(row.last_error)
 
 
 class IntegrationConfigView(ReadOnlyView, model=models.IntegrationConfig):

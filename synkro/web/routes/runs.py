@@ -29,7 +29,7 @@ from synkro.controlplane import ControlPlane
 from synkro.controlplane.jobs import FINAL_STATUSES, JobRun
 from synkro.orchestration import tags
 from synkro.orchestration.ledger import FORCED_REPORT_JOB, step_progress
-from synkro.secrets import mask
+from synkro.redact import for_tenant
 from synkro.web.access import TenantAccess, controlplane, owned_by_tenant, require
 from synkro.web.i18n import catalog, translate
 from synkro.web.templating import render, request_lang
@@ -47,22 +47,6 @@ def tenant_run(cp: ControlPlane, access: TenantAccess, run_id: int) -> JobRun:
     return owned_by_tenant(access, cp.jobs.get_run, run_id)
 
 
-def tenant_secrets(cp: ControlPlane, slug: str) -> list[str]:
-    """The tenant's stored secret values, so that no line shown can carry one by accident."""
-    values: list[str] = []
-    for record in cp.configs.list_records(slug):
-        values += [v for v in record.config.secret_dict().values() if v and len(v) >= 6]
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(text: str | None, secrets: list[str]) -> str:
-    text = text or ""
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, mask(value))
-    return text
-
-
 def report_id_of(events: list[Any]) -> int | None:
     """The report the run built (the report step's line carries its id)."""
     for event in reversed(events):
@@ -75,21 +59,21 @@ def run_state(cp: ControlPlane, slug: str, run_id: int, lang: str) -> dict[str, 
     """What the run page shows of a row, in one JSON-able dict (the page and the stream share it)."""
     row = cp.jobs.get_run(run_id)
     events = cp.jobs.list_events(run_id)
-    secrets = tenant_secrets(cp, slug)
+    redactor = for_tenant(cp, slug)
     report_id = report_id_of(events)
     return {
         "status": row.status,
         "status_label": translate(lang, f"run.status.{row.status}"),
         "finished": row.status in FINAL_STATUSES,
         "duration": duration(row, lang),
-        "error": redact(row.error, secrets) or None,
+        "error": redactor(row.error) or None,
         "report_url": f"/t/{slug}/reports/{report_id}" if report_id else None,
         "steps": [
             {
                 "step": p.step,
                 "status": p.status,
                 "label": translate(lang, f"runs.step_status.{p.status}"),
-                "summary": redact(p.summary, secrets),
+                "summary": redactor(p.summary),
             }
             for p in step_progress(row, events)
         ],
