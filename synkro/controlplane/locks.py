@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 # Namespaces (the first key), one per purpose.
 TELEGRAM_DELIVERY = 0x544C4752  # "TLGR"
+# Master-key rotation (exclusive, key 0) against every secret write (shared, in its transaction).
+SECRETS_ROTATION = 0x53454352  # "SECR"
 
 
 class LockTimeout(ControlPlaneError):
