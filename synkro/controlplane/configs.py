@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from synkro.controlplane.errors import BadInputError, ConcurrentUpdateError, NotFoundError
-from synkro.controlplane.locks import SECRETS_ROTATION
+from synkro.controlplane.locks import SECRETS_ROTATION, amocrm_token_lock_name
 from synkro.controlplane.tables import CONFIG_STATUSES, integration_configs, tenants
 from synkro.controlplane.tenants import validate_slug
 from synkro.integrations.schemas import IntegrationConfig, model_for, validate_config
@@ -171,6 +171,13 @@ class ConfigRepository:
         if not isinstance(patch, dict):
             raise BadInputError("config document must be a mapping of field names to values")
         with self._cp.engine.begin() as conn:
+            if kind == "amocrm" and action != "config.update_fields":
+                # An operator write waits for a token refresh in flight (and holds it off), so the
+                # refresh can save its new pair whatever else changed (issue 13 item 9).
+                conn.execute(
+                    text("select pg_advisory_xact_lock(hashtext(:name))"),
+                    {"name": amocrm_token_lock_name(slug)},
+                )
             tenant_id = self._cp.tenants.id_of(conn, slug)
             row = self._select(conn, slug, kind, lock=True)
             current_version = row.version if row is not None else None

@@ -65,3 +65,9 @@ def tenant_lock(
         finally:
             with suppress(psycopg.OperationalError):  # a lost connection has released it already
                 conn.execute("select pg_advisory_unlock(%s, %s)", (namespace, key))
+
+
+def amocrm_token_lock_name(slug: str) -> str:
+    """The amoCRM token refresh lock (`pg_advisory_xact_lock(hashtext(name))`): taken by a refresh
+    and by every operator write of the amoCRM config, so neither loses the other's tokens."""
+    return f"amocrm:{slug}"
