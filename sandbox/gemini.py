@@ -1,4 +1,4 @@
-"""Gemini Developer API emulator (``generateContent``, ``countTokens``, ``models``) for the sandbox.
+"""Gemini Developer API emulator (``generateContent``, ``countTokens``, ``models``, batches, files).
 
 Mounted at ``/gemini``; google-genai is pointed at it with
 ``HttpOptions(base_url="<sandbox>/gemini", api_version="v1beta")`` and keeps that path prefix.
@@ -8,7 +8,8 @@ Google's ``{"error": {code, message, status, details}}`` shape (400 ``API_KEY_IN
 this API version, 429 ``RESOURCE_EXHAUSTED`` with ``QuotaFailure`` + ``RetryInfo.retryDelay``, 500/503),
 structured output derived from the dialog (see ``gemini_heuristic``), thinking tokens that count
 against ``maxOutputTokens`` (so a small limit truncates the JSON with ``finishReason: MAX_TOKENS``), and
-``usageMetadata`` with prompt tokens ≈ characters / 4.
+``usageMetadata`` with prompt tokens ≈ characters / 4 and ``cachedContentTokenCount`` when a request
+repeats a long enough prefix of an earlier one (implicit caching, see ``gemini_cache``).
 
 Every request body is logged (``GET /_sandbox/gemini/requests``) so tests can prove no phone number
 or e-mail reached the model. Control routes also queue errors and set per-key states.
@@ -30,6 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import faults
+from sandbox.gemini_batch import BatchEmulator, BatchStore
+from sandbox.gemini_cache import ImplicitCache, request_prefix_text
 from sandbox.gemini_heuristic import assess
 from sandbox.gemini_models import GeminiModel, find_model, listed_models, today_utc
 from sandbox.gemini_structured import structured_answer
@@ -76,6 +79,8 @@ class GeminiStore:
     requests: list[dict[str, Any]] = field(default_factory=list)
     queued: list[QueuedError] = field(default_factory=list)
     key_states: dict[str, str] = field(default_factory=dict)
+    cache: ImplicitCache = field(default_factory=ImplicitCache)
+    batch: BatchStore = field(default_factory=BatchStore)
     # Fixed date for model lifecycle decisions (tests); None means today (UTC).
     today: date | None = None
 
@@ -86,6 +91,15 @@ def store(state: SandboxState) -> GeminiStore:
         data = GeminiStore()
         state.service_data[SERVICE] = data
     return data
+
+
+def batches(state: SandboxState) -> BatchEmulator:
+    """The Batch/Files API over this state; each batch request is answered as generateContent."""
+
+    async def generate(key: str, version: str, model_id: str, body: dict[str, Any]) -> Response:
+        return await generate_content(state, key, version, model_id, body)
+
+    return BatchEmulator(store(state).batch, generate)
 
 
 # -- Google-shaped errors ------------------------------------------------------------------------
@@ -406,7 +420,7 @@ def _validate_config(config: dict[str, Any]) -> Response | None:
 
 
 async def generate_content(
-    state: SandboxState, request: Request, version: str, model_id: str, body: dict[str, Any]
+    state: SandboxState, key: str, version: str, model_id: str, body: dict[str, Any]
 ) -> Response:
     gs = store(state)
     today = gs.today or today_utc()
@@ -448,6 +462,14 @@ async def generate_content(
     }
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
+    prefix = request_prefix_text(
+        _texts(_cfg(body, "systemInstruction")),
+        _cfg(config, "responseSchema") or _cfg(config, "responseJsonSchema"),
+        _texts(contents),
+    )
+    if cached := gs.cache.cached_tokens(key, model.model_id, prefix, prompt_tokens):
+        usage["cachedContentTokenCount"] = cached
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     response_id = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:22]
     return JSONResponse(
         {
@@ -519,7 +541,7 @@ async def model_endpoint(request: Request) -> Response:
     parse_error = None
     if request.method == "POST":
         body, parse_error = await _json_body(request)
-    error, _ = await _admit(state, request, body)
+    error, key = await _admit(state, request, body)
     if error is not None:
         return error
     if version not in API_VERSIONS:
@@ -537,10 +559,66 @@ async def model_endpoint(request: Request) -> Response:
     if not isinstance(body, dict):
         return invalid_argument("Invalid JSON payload received. Expected an object.")
     if method == "generateContent":
-        return await generate_content(state, request, version, model_id, body)
+        return await generate_content(state, key, version, model_id, body)
     if method == "countTokens":
         return await count_tokens(state, version, model_id, body)
+    if method == "batchGenerateContent":
+        model = find_model(model_id, version, store(state).today or today_utc())
+        if model is None or "generateContent" not in model.methods:
+            return model_not_found(model_id, version, method)
+        return await batches(state).create(key, version, model_id, body)
     return google_error(404, f"Method {method or '(none)'} is not found for models/{model_id}.")
+
+
+async def _authorized(request: Request, body: Any = None) -> tuple[SandboxState, Response | None]:
+    state: SandboxState = request.app.state.sandbox
+    error, _ = await _admit(state, request, body)
+    if error is None and request.path_params.get("version") not in API_VERSIONS:
+        error = google_error(404, f"Unknown API version {request.path_params.get('version')}.")
+    return state, error
+
+
+def _base(request: Request) -> str:
+    return (
+        str(request.url).split("/" + request.path_params["version"] + "/", 1)[0]
+        + "/"
+        + request.path_params["version"]
+    )
+
+
+async def batch_endpoint(request: Request) -> Response:
+    """``GET /{version}/batches/{id}`` and ``POST /{version}/batches/{id}:cancel``."""
+    state, error = await _authorized(request)
+    if error is not None:
+        return error
+    batch_id, _, method = request.path_params["target"].partition(":")
+    name = f"batches/{batch_id}"
+    if request.method == "GET" and not method:
+        return await batches(state).get(name, _base(request))
+    if request.method == "POST" and method == "cancel":
+        return await batches(state).cancel(name, _base(request))
+    return google_error(404, f"Method {method or request.method} is not found for {name}.")
+
+
+async def upload_endpoint(request: Request) -> Response:
+    """Starting an upload needs the key; the chunks go to the session URL, whose id is the credential
+    (the SDK sends them without the key, as to the real upload URL)."""
+    state: SandboxState = request.app.state.sandbox
+    if request.query_params.get("upload_id") in store(state).batch.uploads:
+        return await batches(state).upload(request)
+    state, error = await _authorized(request)
+    return error if error is not None else await batches(state).upload(request)
+
+
+async def file_endpoint(request: Request) -> Response:
+    """``GET /{version}/files/{id}`` (metadata) and ``GET /{version}/files/{id}:download?alt=media``."""
+    state, error = await _authorized(request)
+    if error is not None:
+        return error
+    file_id, _, method = request.path_params["target"].partition(":")
+    if method not in ("", "download"):
+        return google_error(404, f"Method {method} is not found for files/{file_id}.")
+    return await batches(state).file(f"files/{file_id}", method == "download", _base(request))
 
 
 def build_app(state: SandboxState) -> Starlette:
@@ -549,6 +627,9 @@ def build_app(state: SandboxState) -> Starlette:
         routes=[
             Route("/{version}/models", list_models, methods=["GET"]),
             Route("/{version}/models/{target}", model_endpoint, methods=["GET", "POST"]),
+            Route("/{version}/batches/{target}", batch_endpoint, methods=["GET", "POST"]),
+            Route("/upload/{version}/files", upload_endpoint, methods=["POST"]),
+            Route("/{version}/files/{target}", file_endpoint, methods=["GET"]),
         ]
     )
     app.state.sandbox = state
@@ -600,7 +681,11 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         store(state).today = date.fromisoformat(value) if value else None
         return JSONResponse({"today": value})
 
+    async def configure_batches(request: Request) -> Response:
+        return batches(state).configure(await request.json())
+
     return [
+        Route("/batches", configure_batches, methods=["POST"]),
         Route("/requests", requests_log, methods=["GET", "DELETE"]),
         Route("/errors", queue_errors, methods=["POST"]),
         Route("/keys", set_key, methods=["POST"]),

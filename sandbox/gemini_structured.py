@@ -88,6 +88,8 @@ class SchemaFiller:
             if total:
                 weighted = sum(c.ratio * w for c, w in ratios if c is not None) / total
                 assessment.overall = max(0.0, weighted - (0.1 if assessment.lost_interest else 0.0))
+            if assessment.injected:  # the gullible answer claims the top score whatever the criteria
+                assessment.overall = 1.0
             self.ctx = _Ctx(assessment, prompt)
         scale = _SCALE_RE.search(prompt)
         self.prompt_scale = (
@@ -314,7 +316,8 @@ class SchemaFiller:
         elif _matches(k, "message", "сообщен") and _matches(k, "count", "num", "колич", "total"):
             value = len(a.messages)
         elif _matches(k, "confidence", "уверенн", "probab"):
-            value = 0.8 if a.messages else 0.1
+            # A short exchange tells little: a careful model is less sure of it.
+            value = 0.85 if len(a.messages) >= 3 else (0.5 if a.messages else 0.1)
             lo, hi = (lo if lo is not None else 0.0), (hi if hi is not None else 1.0)
             value = lo + value * (hi - lo)
         else:

@@ -18,6 +18,7 @@ from synkro.orchestration import tags
 REPORT_CHAIN = [
     dg.AssetKey(["dialog_analyses"]),
     dg.AssetKey(["marts", "mart_manager_days"]),
+    dg.AssetKey(["marts", "mart_manager_dialog_days"]),
     dg.AssetKey(["report", "daily_report"]),
     dg.AssetKey(["report", "telegram_delivery"]),
 ]

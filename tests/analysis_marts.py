@@ -23,8 +23,13 @@ class Dialog:
 
 
 def create_marts(
-    conn: psycopg.Connection, slug: str, dialogs: list[Dialog], leads_created: list[datetime]
+    conn: psycopg.Connection,
+    slug: str,
+    dialogs: list[Dialog],
+    leads_created: list[datetime],
+    leads: dict[int, tuple[float, str]] | None = None,
 ) -> None:
+    """``leads``: lead_id -> (price, status_type) of the dialogs' deals (``open``/``won``/``lost``)."""
     s = f'"{slug}_marts"'
     conn.execute(f"drop schema if exists {s} cascade")
     conn.execute(f"create schema {s}")
@@ -38,7 +43,10 @@ def create_marts(
         "sent_at timestamptz, business_date date, direction text, message_type text, text text, "
         "attachments jsonb, status text)"
     )
-    conn.execute(f"create table {s}.dim_leads (lead_id bigint primary key, created_at timestamptz)")
+    conn.execute(
+        f"create table {s}.dim_leads (lead_id bigint primary key, price numeric, status_type text, "
+        "created_at timestamptz)"
+    )
     for d in dialogs:
         conn.execute(
             f"insert into {s}.fct_dialogs (dialog_id, chat_id, lead_id, manager_name, phone_e164, channel, "
@@ -68,5 +76,10 @@ def create_marts(
                 ),
             )
     for i, at in enumerate(leads_created):
-        conn.execute(f"insert into {s}.dim_leads values (%s, %s)", (1000 + i, at))
+        conn.execute(f"insert into {s}.dim_leads (lead_id, created_at) values (%s, %s)", (1000 + i, at))
+    for lead_id, (price, status_type) in (leads or {}).items():
+        conn.execute(
+            f"insert into {s}.dim_leads (lead_id, price, status_type) values (%s, %s, %s)",
+            (lead_id, price, status_type),
+        )
     conn.commit()

@@ -13,6 +13,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from sandbox.server import SandboxServer
+from synkro.analysis.rubric import DEFAULT_RUBRIC
+from synkro.analysis.schema import CriterionScore
+from synkro.analysis.scoring import score_dialog
 from synkro.checks import CheckOptions, run_check
 from synkro.controlplane import ControlPlane, open_controlplane
 from synkro.db import connect
@@ -85,7 +88,11 @@ def test_gemini_check_scores_the_three_most_recent_dialogs(cp: ControlPlane, san
     for part in ("Score: ", "Criteria:", "evidence: ", "Flags: ", "Summary: ", "Recommendation: "):
         assert part in first
     scored = result.data["analyses"][0]["analysis"]
-    assert f"Score: {scored['overall_score']}/100" in first
+    ours = score_dialog(DEFAULT_RUBRIC, [CriterionScore(**c) for c in scored["criteria"]], first)
+    assert (
+        f"Score: {ours.overall_score}/100 (ours" in first
+        and f"the model said {scored['overall_score']}" in first
+    )
     assert all(c["key"] in first for c in scored["criteria"])
     # Nothing was written to the warehouse by a check, and the status was saved.
     with connect(cp.url) as conn:

@@ -373,7 +373,10 @@ def test_secrets_encrypted_at_rest_and_absent_from_audit_and_logs(
 
 def test_settings_set_and_show(cli_env: str, tenant: str, tmp_path: Path):
     rubric = tmp_path / "rubric.yaml"
-    rubric.write_text("criteria:\n  - id: greeting\n    weight: 100\n")
+    rubric.write_text(
+        "criteria:\n  - key: greeting\n    title: Приветствие\n"
+        "    weight: 100\n    description: Поздоровался\n"
+    )
     result = synkro(
         "settings",
         "set",
@@ -393,9 +396,8 @@ def test_settings_set_and_show(cli_env: str, tenant: str, tmp_path: Path):
     assert shown["run_time"] == "21:30" and shown["day_boundary"] == "22:01"
     assert shown["min_dialogs"] == 3 and shown["schedule_enabled"] is False
     assert shown["phone_region"] == "KZ" and shown["mode"] == "radist_only"
-    assert (
-        shown["rubric"] == {"criteria": [{"id": "greeting", "weight": 100}]} and shown["rubric_version"] == 1
-    )
+    assert shown["rubric"]["criteria"][0]["key"] == "greeting" and shown["rubric_version"] == 1
+    assert shown["rubric"]["criteria"][0]["weight"] == 100
     assert (shown["forced_lookback_days"], shown["forced_max_window_hours"]) == (3, 24)
     assert (shown["followup_window_minutes"], shown["mask_pii"], shown["language"]) == (60, True, "ru")
     assert (shown["context_messages"], shown["risky_dialogs_limit"], shown["stale_after_hours"]) == (0, 2, 48)

@@ -13,7 +13,7 @@ from synkro.controlplane.migrate import alembic_config, current_revision, engine
 from synkro.controlplane.tables import metadata
 from tests.controlplane_helpers import fresh_database
 
-HEAD = "0003"
+HEAD = "0005"
 TABLES = {
     "tenants",
     "users",
@@ -27,6 +27,7 @@ TABLES = {
     "web_sessions",
     "login_failures",
     "oauth_states",
+    "rubric_versions",
     "alembic_version",
 }
 

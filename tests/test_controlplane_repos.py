@@ -272,11 +272,23 @@ def test_settings_defaults_and_rubric_versioning(cp: ControlPlane, slug: str):
         24,
     )
     assert (settings.followup_window_minutes, settings.phone_region, settings.mask_pii) == (60, "RU", True)
-    updated = cp.settings.update_settings(slug, rubric={"criteria": []}, ai_max_dialogs=50)
+    one = {"criteria": [{"key": "greeting", "title": "Hi", "weight": 100, "description": "Greets"}]}
+    updated = cp.settings.update_settings(slug, rubric=one, ai_max_dialogs=50, actor="alice")
     assert updated.rubric_version == 1
-    again = cp.settings.update_settings(slug, rubric={"criteria": []})
+    again = cp.settings.update_settings(slug, rubric=one)
     assert again.rubric_version == 1  # same rubric: no new version
-    assert cp.settings.update_settings(slug, rubric={"criteria": [{"id": "x"}]}).rubric_version == 2
+    two = {"criteria": [{**one["criteria"][0], "type": "fatal"}], "business_context": "Мебель на заказ"}
+    assert cp.settings.update_settings(slug, rubric=two).rubric_version == 2
+    with pytest.raises(BadInputError, match="sum to 100, got 99"):
+        cp.settings.update_settings(slug, rubric={"criteria": [{**one["criteria"][0], "weight": 99}]})
+    versions = cp.rubrics.versions(slug)
+    assert [v.number for v in versions] == [2, 1] and versions[1].created_by == "alice"
+    assert (
+        versions[0].rubric.criteria[0].type == "fatal"
+        and versions[0].content_hash == versions[0].rubric.version
+    )
+    assert cp.rubrics.save(slug, versions[1].rubric, actor="bob").number == 3
+    assert cp.rubrics.current(slug)[0] == 3 and cp.settings.get_settings(slug).rubric_version == 3
     with pytest.raises(BadInputError, match="run_time"):
         cp.settings.update_settings(slug, run_time="7pm")
 

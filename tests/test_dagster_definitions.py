@@ -45,7 +45,9 @@ def test_chain_order(defs: dg.Definitions) -> None:
     assert dg.AssetKey(["marts", "fct_dialogs"]) in graph.get(analyses).parent_keys
     assert analyses in graph.get(manager_days).parent_keys
     report = dg.AssetKey(["report", "daily_report"])
-    assert {analyses, manager_days} <= set(graph.get(report).parent_keys)
+    dialog_days = dg.AssetKey(["marts", "mart_manager_dialog_days"])  # the trends' mart
+    assert analyses in graph.get(dialog_days).parent_keys
+    assert {analyses, manager_days, dialog_days} <= set(graph.get(report).parent_keys)
     assert report in graph.get(dg.AssetKey(["report", "telegram_delivery"])).parent_keys
     # Radist loads after amoCRM's phones (mode amocrm_radist filters chats by them).
     chats = graph.get(dg.AssetKey(["raw", "radist_chats"]))

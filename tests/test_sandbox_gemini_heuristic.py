@@ -66,7 +66,7 @@ def test_openapi_schema_with_snake_case_keys_and_nullable() -> None:
 
 
 def test_real_analysis_schema_and_rubric_prompt() -> None:
-    prompt = build_prompt(WAITING, DEFAULT_RUBRIC)
+    prompt = build_prompt(WAITING, DEFAULT_RUBRIC).text
     schema = DialogAnalysis.model_json_schema()
     result = DialogAnalysis.model_validate(structured_answer(schema, assess(prompt), prompt))
     assert [c.key for c in result.criteria] == [c.key for c in DEFAULT_RUBRIC.criteria]

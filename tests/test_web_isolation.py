@@ -140,7 +140,8 @@ def _configured_tenant(portal: Portal) -> tuple[str, dict[str, str]]:
         job_run_id=run.id,
         body="<!doctype html><html><head><title>r</title></head><body><p>report</p></body></html>",
     )
-    return slug, {"run_id": str(run.id), "report_id": str(report.id), "id": str(run.id)}
+    ids = {"run_id": str(run.id), "report_id": str(report.id), "id": str(run.id)}
+    return slug, ids | {"manager": "unassigned"}  # the unassigned row's page exists without data
 
 
 def test_no_page_shows_a_stored_secret(portal: Portal) -> None:

@@ -278,17 +278,27 @@ def test_the_whole_wizard_as_an_admin(
     before = portal.cp.settings.get_settings(slug)
     page.fill("input[name=run_time]", "25:99")
     page.fill("input[name=min_dialogs]", "4")
+    page.fill("input[name=working_hours]", "18:00-09:00")
     save(page)
     expect(field_error(page, "run_time")).to_be_visible()
+    expect(field_error(page, "working_hours")).to_contain_text("later than the start")
     expect(page.locator("input[name=min_dialogs]")).to_have_value("4")
     assert portal.cp.settings.get_settings(slug) == before
     page.fill("input[name=run_time]", "21:30")
     page.select_option("select[name=timezone]", "Asia/Almaty")
     page.uncheck("input[name=schedule_enabled]")
     page.fill("input[name=ai_max_dialogs]", "120")
+    page.fill("input[name=working_hours]", "08:30-17:30")
+    page.fill("input[name=working_days]", "1-6")
+    page.fill("input[name=holidays]", "2027-01-07, 2027-01-01")
     save(page)
     expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
     after = portal.cp.settings.get_settings(slug)
+    assert (after.working_hours, after.working_days, after.holidays) == (
+        "08:30-17:30",
+        "1,2,3,4,5,6",
+        "2027-01-01,2027-01-07",
+    )
     assert (after.run_time, after.min_dialogs, after.schedule_enabled, after.ai_max_dialogs) == (
         "21:30",
         4,
@@ -470,3 +480,42 @@ def test_amocrm_oauth_tokens_are_shown_masked_and_checked(
     expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
     assert portal.cp.configs.get_config(slug, "amocrm").secret_dict() == before
     assert_no_secrets(page, portal, slug)
+
+
+def test_ai_cost_settings_budget_batch_and_cascade(
+    portal: Portal, page: Page, tenant_admin: tuple[str, Account]
+) -> None:
+    """Issue 16: the monthly budget (empty = no cap), batch mode and the cascade, set in the browser."""
+    slug, admin = tenant_admin
+    sign_in(page, portal, admin, f"/t/{slug}/settings")
+    expect(page.locator("input[name=ai_monthly_budget_usd]")).to_have_value("")
+    expect(page.locator("select[name=ai_batch]")).to_have_value("auto")
+    before = portal.cp.settings.get_settings(slug)
+    page.fill("input[name=ai_monthly_budget_usd]", "a lot")
+    page.select_option("select[name=ai_batch]", "never")
+    save(page)
+    expect(field_error(page, "ai_monthly_budget_usd")).to_be_visible()
+    expect(page.locator("select[name=ai_batch]")).to_have_value("never")
+    assert portal.cp.settings.get_settings(slug) == before, "nothing is saved"
+
+    page.fill("input[name=ai_monthly_budget_usd]", "25.5")
+    page.fill("input[name=ai_escalation_model]", "gemini-3.8-flash")
+    page.fill("input[name=ai_escalation_min_price]", "300000")
+    page.fill("input[name=ai_escalation_min_confidence]", "70")
+    save(page)
+    expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
+    after = portal.cp.settings.get_settings(slug)
+    assert (after.ai_monthly_budget_usd, after.ai_batch, after.ai_escalation_model) == (
+        25.5,
+        "never",
+        "gemini-3.8-flash",
+    )
+    assert (after.ai_escalation_min_price, after.ai_escalation_min_confidence) == (300000, 70)
+    expect(page.locator("input[name=ai_monthly_budget_usd]")).to_have_value("25.5")
+    shots(page, "settings-ai-cost")
+
+    page.fill("input[name=ai_monthly_budget_usd]", "")
+    page.fill("input[name=ai_escalation_model]", "")
+    save(page)
+    cleared = portal.cp.settings.get_settings(slug)
+    assert cleared.ai_monthly_budget_usd is None and cleared.ai_escalation_model is None

@@ -23,24 +23,10 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import SecretStr, ValidationError
 
+from synkro.analysis.pricing import Mode, PriceOverride, Usage, cost_usd
+from synkro.analysis.prompt import Prompt
 from synkro.analysis.schema import DialogAnalysis
 from synkro.clients.ratelimit import RateLimiter
-
-# USD per 1M tokens (input, output incl. thinking), from the Gemini pricing page (see
-# docs/apis/gemini.md). Used only to *estimate* spend; a tenant can override it in its config.
-# This is a price list, not a model list: which models exist is always asked of the API.
-PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
-    "gemini-3.8-flash": (0.75, 3.75),
-    "gemini-3.6-flash": (1.50, 7.50),
-    "gemini-3.5-flash-lite": (0.30, 2.50),
-    "gemini-3.5-flash": (1.50, 9.00),
-    "gemini-3.1-flash-lite": (0.25, 1.50),
-    "gemini-3.1-pro": (2.00, 12.00),
-    "gemini-3-flash": (0.50, 3.00),
-    "gemini-2.5-flash-lite": (0.10, 0.40),
-    "gemini-2.5-flash": (0.30, 2.50),
-    "gemini-2.5-pro": (1.25, 10.00),
-}
 
 # Sizing of concurrent calls: a slow (thinking) Gemini call takes up to ~15 s; more than 32 threads
 # buy nothing that the per-minute limit would allow.
@@ -153,17 +139,12 @@ def list_models(config: Any) -> list[ModelInfo]:
     return sorted(found, key=lambda m: m.name)
 
 
-def estimate_cost(
-    model: str, input_tokens: int, output_tokens: int, settings: GeminiSettings
-) -> float | None:
-    """Estimated USD; thinking tokens are billed as output. None when the price is unknown."""
-    price_in, price_out = settings.price_input_per_million, settings.price_output_per_million
-    if price_in is None or price_out is None:
-        match = max((p for p in PRICES_PER_MILLION if model.startswith(p)), key=len, default=None)
-        if match is None:
-            return None
-        price_in, price_out = PRICES_PER_MILLION[match]
-    return round((input_tokens * price_in + output_tokens * price_out) / 1_000_000, 6)
+def estimate_cost(model: str, usage: Usage, settings: GeminiSettings, mode: Mode = "online") -> float | None:
+    """USD of one call by the pricing table (or the tenant's own rates). None when unknown."""
+    override = None
+    if settings.price_input_per_million is not None and settings.price_output_per_million is not None:
+        override = PriceOverride(settings.price_input_per_million, settings.price_output_per_million)
+    return cost_usd(model, usage, mode=mode, override=override)
 
 
 def _error_body(exc: genai_errors.APIError) -> dict[str, Any]:
@@ -229,7 +210,7 @@ def classify_fatal(exc: genai_errors.APIError, model: str) -> GeminiFatalError |
 @dataclass
 class DialogJob:
     dialog_id: str
-    prompt: str
+    prompt: Prompt
 
 
 @dataclass
@@ -242,8 +223,13 @@ class DialogResult:
     input_tokens: int = 0
     output_tokens: int = 0
     thinking_tokens: int = 0
+    cached_tokens: int = 0  # part of input_tokens served from Gemini's implicit cache
     cost_usd: float | None = None
     attempts: int = 0
+    mode: Mode = "online"
+
+    def usage(self) -> Usage:
+        return Usage(self.input_tokens, self.cached_tokens, self.output_tokens, self.thinking_tokens)
 
 
 @dataclass
@@ -257,13 +243,13 @@ class BatchOutcome:
         return sum(r.input_tokens + r.output_tokens + r.thinking_tokens for r in self.results)
 
 
-class _Malformed(Exception):
-    pass
+class Malformed(Exception):
+    """An answer that is empty, truncated or does not match the schema."""
 
 
-def estimate_tokens(prompt: str, max_output_tokens: int = 2000) -> int:
+def estimate_tokens(prompt: Prompt, max_output_tokens: int = 2000) -> int:
     """Rough pre-call estimate (≈3 chars per token for Cyrillic text plus schema and answer)."""
-    return len(prompt) // 3 + 400 + min(max_output_tokens, 2000)
+    return len(prompt.text) // 3 + 400 + min(max_output_tokens, 2000)
 
 
 class GeminiAnalyzer:
@@ -285,8 +271,10 @@ class GeminiAnalyzer:
         return f"GeminiAnalyzer({self.settings!r})"
 
     # -- one call -------------------------------------------------------------------------------
-    def _config(self) -> types.GenerateContentConfig:
+    def request_config(self, instructions: str) -> types.GenerateContentConfig:
+        """The generation config of one dialog's request (online and batch alike)."""
         config = types.GenerateContentConfig(
+            system_instruction=instructions,
             response_mime_type="application/json",
             response_schema=DialogAnalysis,
             max_output_tokens=self.settings.max_output_tokens,
@@ -295,7 +283,7 @@ class GeminiAnalyzer:
             config.thinking_config = types.ThinkingConfig(thinking_level=self.settings.thinking_level.upper())
         return config
 
-    def _call(self, model: str, prompt: str) -> types.GenerateContentResponse:
+    def _call(self, model: str, prompt: Prompt) -> types.GenerateContentResponse:
         """One HTTP call with 429/5xx handling; raises GeminiFatalError or the last APIError."""
         server_failures = 0
         rate_limited = 0
@@ -306,7 +294,9 @@ class GeminiAnalyzer:
             try:
                 try:
                     return self.client.models.generate_content(
-                        model=model, contents=prompt, config=self._config()
+                        model=model,
+                        contents=prompt.transcript,
+                        config=self.request_config(prompt.instructions),
                     )
                 finally:
                     if slot is not None:
@@ -339,22 +329,22 @@ class GeminiAnalyzer:
                 del exc
 
     @staticmethod
-    def _parse(response: types.GenerateContentResponse) -> DialogAnalysis:
+    def parse(response: types.GenerateContentResponse) -> DialogAnalysis:
         candidates = response.candidates or []
         if not candidates:
-            raise _Malformed("no candidates in the answer")
+            raise Malformed("no candidates in the answer")
         reason = candidates[0].finish_reason
         if reason == types.FinishReason.MAX_TOKENS:
-            raise _Malformed("answer truncated (finish_reason MAX_TOKENS)")
+            raise Malformed("answer truncated (finish_reason MAX_TOKENS)")
         if reason not in (None, types.FinishReason.STOP, types.FinishReason.FINISH_REASON_UNSPECIFIED):
-            raise _Malformed(f"answer stopped early (finish_reason {getattr(reason, 'value', reason)})")
+            raise Malformed(f"answer stopped early (finish_reason {getattr(reason, 'value', reason)})")
         text = response.text or ""
         try:
             return DialogAnalysis.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
-            raise _Malformed(f"answer does not match the schema ({where}: {first.get('msg')})") from None
+            raise Malformed(f"answer does not match the schema ({where}: {first.get('msg')})") from None
 
     def analyze(self, job: DialogJob) -> DialogResult:
         """Score one dialog; a malformed or truncated answer is retried once, then marked failed."""
@@ -384,38 +374,47 @@ class GeminiAnalyzer:
                 result.input_tokens += usage.prompt_token_count or 0
                 result.output_tokens += usage.candidates_token_count or 0
                 result.thinking_tokens += usage.thoughts_token_count or 0
+                result.cached_tokens += usage.cached_content_token_count or 0
             try:
-                result.analysis = self._parse(response)
-            except _Malformed as exc:
+                result.analysis = self.parse(response)
+            except Malformed as exc:
                 result.error = f"malformed answer after {attempt} attempt(s): {exc}"
                 continue
             result.status, result.error = "ok", None
             break
-        result.cost_usd = estimate_cost(
-            result.model, result.input_tokens, result.output_tokens + result.thinking_tokens, self.settings
-        )
+        result.cost_usd = estimate_cost(result.model, result.usage(), self.settings)
         return result
 
     # -- many calls -----------------------------------------------------------------------------
-    def analyze_many(
-        self, jobs: Iterable[DialogJob], on_result: Callable[[DialogResult], None] | None = None
-    ) -> BatchOutcome:
-        """Run jobs concurrently within the RPM; enforce max dialogs / max tokens; stop on fatal errors.
-
-        ``on_result`` is called (under a lock) as each dialog finishes, so callers can persist rows
-        immediately and keep what was done if the run stops.
-        """
-        outcome = BatchOutcome()
-        lock = threading.Lock()
-        stop = threading.Event()
-        tokens_spent = 0
-        tokens_reserved = 0
+    def admit(self, jobs: Iterable[DialogJob], outcome: BatchOutcome) -> list[tuple[DialogJob, int]]:
+        """Jobs within ``max_dialogs``, with their token estimates; the rest go to ``left_out``."""
         accepted: list[tuple[DialogJob, int]] = []
         for job in jobs:
             if self.settings.max_dialogs is not None and len(accepted) >= self.settings.max_dialogs:
                 outcome.left_out[job.dialog_id] = f"budget: max {self.settings.max_dialogs} dialogs per run"
                 continue
             accepted.append((job, estimate_tokens(job.prompt, self.settings.max_output_tokens)))
+        return accepted
+
+    def analyze_many(
+        self,
+        jobs: Iterable[DialogJob],
+        on_result: Callable[[DialogResult], None] | None = None,
+        *,
+        already_spent: int = 0,
+    ) -> BatchOutcome:
+        """Run jobs concurrently within the RPM; enforce max dialogs / max tokens; stop on fatal errors.
+
+        ``on_result`` is called (under a lock) as each dialog finishes, so callers can persist rows
+        immediately and keep what was done if the run stops. ``already_spent``: tokens this run
+        spent before (a batch whose gaps are filled online), counted against ``max_tokens``.
+        """
+        outcome = BatchOutcome()
+        lock = threading.Lock()
+        stop = threading.Event()
+        tokens_spent = already_spent
+        tokens_reserved = 0
+        accepted = self.admit(jobs, outcome)
 
         def work(job: DialogJob, estimate: int) -> None:
             nonlocal tokens_spent, tokens_reserved

@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+CriterionType = Literal["scored", "na_allowed", "fatal"]
+CRITERION_TYPES: tuple[str, ...] = ("scored", "na_allowed", "fatal")
+
 
 class Criterion(BaseModel):
-    """One thing the manager is judged on; ``weight`` is its share of the overall score (percent)."""
+    """One thing the manager is judged on; ``weight`` is its share of the overall score (percent).
+
+    ``type``: ``scored`` always counts; ``na_allowed`` may be judged not applicable to a dialog (its
+    weight is then shared by the others); ``fatal`` caps the dialog's overall score when missed
+    (the rules live in ``synkro.analysis.scoring``).
+    """
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
     title: str = Field(min_length=1)
     weight: int = Field(ge=1, le=100)
     description: str = Field(min_length=1)
+    type: CriterionType = "scored"
 
 
 class Rubric(BaseModel):
@@ -29,6 +38,7 @@ class Rubric(BaseModel):
     name: str = "custom"
     language: str = "ru"
     criteria: list[Criterion] = Field(min_length=1)
+    business_context: str = Field("", max_length=4000)
 
     @field_validator("criteria")
     @classmethod
@@ -48,20 +58,22 @@ class Rubric(BaseModel):
 
     @property
     def version(self) -> str:
-        """Content hash: any change to a key, title, weight or description gives a new version."""
-        canonical = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+        """Content hash: any change to a key, title, weight, description, type or context gives a new one.
+
+        Fields at their defaults (``type`` scored, empty ``business_context``) are left out of the
+        hash, so rubrics saved before those fields existed keep their version and are not re-scored.
+        """
+        data = self.model_dump(mode="json")
+        if not data["business_context"]:
+            del data["business_context"]
+        for criterion in data["criteria"]:
+            if criterion["type"] == "scored":
+                del criterion["type"]
+        canonical = json.dumps(data, ensure_ascii=False, sort_keys=True)
         return "r-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
     def keys(self) -> list[str]:
         return [c.key for c in self.criteria]
-
-    def weighted_score(self, scores: dict[str, int]) -> float | None:
-        """Overall score recomputed from per-criterion scores (missing criteria count as absent)."""
-        present = [c for c in self.criteria if c.key in scores]
-        weight = sum(c.weight for c in present)
-        if not weight:
-            return None
-        return sum(scores[c.key] * c.weight for c in present) / weight
 
 
 DEFAULT_RUBRIC = Rubric(

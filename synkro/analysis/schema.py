@@ -34,6 +34,9 @@ class CriterionScore(BaseModel):
     score: int = Field(ge=0, le=100, description="Оценка 0–100")
     evidence: str = Field(description="Дословная цитата из переписки, подтверждающая оценку")
     reason: str = Field(description="Одна строка: почему такая оценка")
+    not_applicable: bool = Field(
+        False, description="true только если критерий допускает N/A и к этому диалогу неприменим"
+    )
 
 
 class Objection(BaseModel):
@@ -42,7 +45,11 @@ class Objection(BaseModel):
 
 
 class DialogAnalysis(BaseModel):
-    """Gemini's verdict on one dialog; stored column by column in dialog_analyses."""
+    """Gemini's verdict on one dialog; stored column by column in dialog_analyses.
+
+    ``overall_score`` is the model's own total: kept for audit (``model_overall_score``) and never
+    used — the stored overall is computed by ``synkro.analysis.scoring`` from the criteria.
+    """
 
     overall_score: int = Field(ge=0, le=100)
     criteria: list[CriterionScore]
@@ -54,3 +61,4 @@ class DialogAnalysis(BaseModel):
     sentiment: Sentiment
     summary: str
     recommendation: str
+    confidence: int = Field(ge=0, le=100, description="Насколько ты уверен в этой оценке, 0–100")

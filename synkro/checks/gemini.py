@@ -30,6 +30,7 @@ from synkro.analysis.gemini import (
 )
 from synkro.analysis.prompt import build_prompt
 from synkro.analysis.rubric import Rubric, rubric_from_settings
+from synkro.analysis.scoring import score_dialog
 from synkro.analysis.transcript import Message, Transcript, build_transcript
 from synkro.checks import CheckOptions, CheckResult
 from synkro.windows import business_date_of, business_day
@@ -138,7 +139,11 @@ def format_analysis(sample: SampleDialog, result: DialogResult, rubric: Rubric) 
         lines.append(f"Result: FAILED — {result.error}")
         return "\n".join(lines)
     titles = {c.key: c.title for c in rubric.criteria}
-    lines.append(f"Score: {a.overall_score}/100 · sentiment {a.sentiment.value} · model {result.model}")
+    verdict = score_dialog(rubric, a.criteria, sample.transcript.text)
+    lines.append(
+        f"Score: {verdict.overall_score}/100 (ours, from the criteria and weights; the model said "
+        f"{a.overall_score}) · sentiment {a.sentiment.value} · model {result.model}"
+    )
     lines.append("Criteria:")
     for c in a.criteria:
         lines.append(f"  - {titles.get(c.key, c.key)} [{c.key}]: {c.score} — {c.reason}")

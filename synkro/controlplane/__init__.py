@@ -27,6 +27,8 @@ Python API (what the rest of Synkro calls)::
 
     cp.settings.get_settings(slug) -> TenantSettings
     cp.settings.update_settings(slug, actor=None, **changes) -> TenantSettings
+    cp.rubrics.save(slug, rubric, actor) -> RubricVersion   # validated; version N+1 kept forever
+    cp.rubrics.current(slug) -> (number, Rubric) / versions(slug) -> [RubricVersion] newest first
 
     cp.jobs.create_run(slug, job, trigger, idempotency_key, window_start=, window_end=, ...) -> JobRun
     cp.jobs.update_run(run_id, status=, step=, progress=, dagster_run_id=, error=)
@@ -64,6 +66,7 @@ from synkro.controlplane.jobs import JobRun, JobRunEvent, JobRunRepository
 from synkro.controlplane.migrate import engine_for, migrate
 from synkro.controlplane.oauth_states import OAuthStateRepository
 from synkro.controlplane.reports import Report, ReportRepository
+from synkro.controlplane.rubrics import RubricRepository
 from synkro.controlplane.settings import SettingsRepository, TenantSettings
 from synkro.controlplane.tenants import (
     Tenant,
@@ -117,6 +120,7 @@ class ControlPlane:
         self.oauth_states = OAuthStateRepository(self)
         self.configs = ConfigRepository(self)
         self.settings = SettingsRepository(self)
+        self.rubrics = RubricRepository(self)
         self.jobs = JobRunRepository(self)
         self.reports = ReportRepository(self)
 

@@ -8,6 +8,7 @@ improving a default later reaches every tenant that never overrode it. Times are
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 import phonenumbers
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from synkro.controlplane.errors import BadInputError
+from synkro.controlplane.rubrics import next_number, record_version, validated_rubric
 from synkro.controlplane.tables import tenant_settings
 from synkro.controlplane.tenants import validate_slug
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
 
 HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+WORKING_HOURS_RE = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+WEEKDAY_RANGE_RE = re.compile(r"^([1-7])(?:-([1-7]))?$")
 
 
 class TenantSettings(BaseModel):
@@ -51,6 +55,31 @@ class TenantSettings(BaseModel):
     )
     ai_max_dialogs: int = Field(300, ge=0, description="AI budget per run: dialogs scored")
     ai_max_tokens: int = Field(2_000_000, ge=0, description="AI budget per run: input+output tokens")
+    ai_monthly_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="AI spend cap per calendar month in USD (analysis and bot); none = no cap",
+    )
+    ai_escalation_model: str | None = Field(
+        None,
+        description="Stronger Gemini model that re-scores the dialogs where it pays (off when unset)",
+    )
+    ai_escalation_min_price: float | None = Field(
+        None, ge=0, description="Open deals priced at least this much are re-scored by the stronger model"
+    )
+    ai_escalation_min_confidence: int = Field(
+        60, ge=0, le=100, description="A first verdict the model is less sure of than this is re-scored"
+    )
+    ai_batch: Literal["auto", "never", "always"] = Field(
+        "auto",
+        description="Gemini Batch API at half price: auto = scheduled runs only (forced runs stay online)",
+    )
+    ai_batch_max_wait_minutes: int = Field(
+        90,
+        ge=1,
+        le=24 * 60,
+        description="How long a run waits for its Gemini batch before scoring the rest online",
+    )
     phone_region: str = Field("RU", description="Default region for numbers without a country code")
     language: str = Field("ru", description="Language of transcripts and of the LLM's verdict texts")
     gemini_rpm: int = Field(10, ge=1, le=10_000, description="Requests per minute to Gemini for this tenant")
@@ -67,6 +96,17 @@ class TenantSettings(BaseModel):
     )
     stale_after_hours: int = Field(
         26, ge=1, le=24 * 14, description="A source not loaded for longer is flagged stale in the report"
+    )
+    working_hours: str = Field(
+        "09:00-18:00",
+        description="Working hours HH:MM-HH:MM (end may be 24:00); response times also count within them",
+    )
+    working_days: str = Field(
+        "1,2,3,4,5",
+        description="ISO weekdays (1 = Monday … 7 = Sunday) with working hours, e.g. 1-5 or 1,2,3,4,5,6",
+    )
+    holidays: str = Field(
+        "", description="Comma-separated YYYY-MM-DD dates without working hours (public holidays)"
     )
 
     @field_validator("day_boundary", "run_time")
@@ -90,6 +130,44 @@ class TenantSettings(BaseModel):
         if not re.match(r"^[a-z]{2}$", value):
             raise ValueError("must be a two-letter language code such as ru or en")
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str) -> str:
+        match = WORKING_HOURS_RE.match(value.strip().replace(" ", ""))
+        if not match:
+            raise ValueError("must be local working hours HH:MM-HH:MM, e.g. 09:00-18:00 (end may be 24:00)")
+        start, end = match.group(1), match.group(3)
+        if end <= start:
+            raise ValueError("the end must be later than the start on the same day, e.g. 09:00-18:00")
+        return f"{start}-{end}"
+
+    @field_validator("working_days")
+    @classmethod
+    def _check_working_days(cls, value: str) -> str:
+        days: set[int] = set()
+        for part in value.replace(" ", "").split(","):
+            match = WEEKDAY_RANGE_RE.match(part)
+            if not match:
+                raise ValueError(
+                    "must be ISO weekdays 1 (Monday) … 7 (Sunday), comma-separated or as a range: 1-5"
+                )
+            first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+            if last < first:
+                raise ValueError(f"the range {part} runs backwards; write it as {last}-{first}")
+            days.update(range(first, last + 1))
+        return ",".join(str(d) for d in sorted(days))
+
+    @field_validator("holidays")
+    @classmethod
+    def _check_holidays(cls, value: str) -> str:
+        days: set[date] = set()
+        for part in filter(None, (p.strip() for p in value.replace(";", ",").split(","))):
+            try:
+                days.add(date.fromisoformat(part))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a date YYYY-MM-DD, e.g. 2026-01-01") from None
+        return ",".join(d.isoformat() for d in sorted(days))
 
     def overrides(self) -> dict[str, Any]:
         """Only the values that differ from the defaults: what gets stored."""
@@ -122,7 +200,8 @@ class SettingsRepository:
         return TenantSettings.model_validate(stored or {})
 
     def update_settings(self, slug: str, actor: str | None = None, **changes: Any) -> TenantSettings:
-        """Validate and save changes; a changed `rubric` bumps `rubric_version` automatically."""
+        """Validate and save changes; a changed `rubric` is validated, bumps `rubric_version` and is
+        recorded as that numbered version (``synkro.controlplane.rubrics``) in the same transaction."""
         validate_slug(slug)
         if not changes:
             return self.get_settings(slug)
@@ -137,12 +216,20 @@ class SettingsRepository:
             ).scalar()
             current = TenantSettings.model_validate(stored or {})
             data = current.model_dump(mode="json") | changes
-            if "rubric" in changes and changes["rubric"] != current.rubric:
-                data["rubric_version"] = current.rubric_version + 1
+            new_rubric = None
+            if "rubric" in changes:
+                new_rubric = validated_rubric(changes["rubric"])
+                data["rubric"] = None if changes["rubric"] is None else new_rubric.model_dump(mode="json")
+                if data["rubric"] == current.rubric:
+                    new_rubric = None  # the same rubric again: no new version
+                else:
+                    data["rubric_version"] = next_number(conn, tenant_id, current.rubric_version)
             try:
                 new = TenantSettings.model_validate(data)
             except ValidationError as exc:
                 raise BadInputError(settings_problems(exc)) from None
+            if new_rubric is not None:
+                record_version(conn, tenant_id, new.rubric_version, new_rubric, actor)
             conn.execute(
                 pg_insert(tenant_settings)
                 .values(tenant_id=tenant_id, settings=new.overrides())

@@ -35,7 +35,7 @@ LANGUAGES = ("ru", "en")
 CONFIG_KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 CONFIG_STATUSES = ("unknown", "ok", "error", "pending")
 RUN_TRIGGERS = ("scheduled", "manual", "system")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "skipped")
+RUN_STATUSES = ("queued", "running", "succeeded", "succeeded_with_warnings", "failed", "cancelled", "skipped")
 REPORT_STATUSES = ("draft", "ready", "sent", "failed")
 EVENT_LEVELS = ("debug", "info", "warning", "error")
 
@@ -246,4 +246,19 @@ oauth_states = Table(
     _now(),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
+)
+
+rubric_versions = Table(
+    "rubric_versions",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("tenant_id", BigInteger, ForeignKey("synkro.tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("content", JSONB, nullable=False),
+    # Rubric.version of the content (the hash every analysis row stores); None for migrated rows.
+    Column("content_hash", Text),
+    Column("created_by", Text),
+    _now(),
+    CheckConstraint("number >= 1", name="rubric_versions_number_positive"),
+    UniqueConstraint("tenant_id", "number", name="rubric_versions_tenant_number"),
 )

@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from synkro.report.model import DialogHighlight, Report
+from synkro.report.model import AISpend, DialogHighlight, ManagerRow, Report
 
 TELEGRAM_LIMIT = 4096
 
@@ -86,9 +86,30 @@ def document_filename(report: Report) -> str:
     return f"report-{report.tenant_slug}-{start:%Y-%m-%d_%H%M}--{end:%Y-%m-%d_%H%M}.html"
 
 
+def _spend_line(s: AISpend) -> str:
+    """The AI spend of the window: dollars (or "cost unknown"), tokens, the cached and batch shares."""
+    tokens = s.input_tokens + s.output_tokens + s.thinking_tokens
+    details = [f"{tokens} токенов"]
+    if s.cached_tokens:
+        share = round(100 * s.cached_tokens / max(s.input_tokens, 1))
+        details.append(f"из кэша {s.cached_tokens} ({share}% входа)")
+    if s.batch_dialogs:
+        details.append(f"пакетом {s.batch_dialogs} диал.")
+    details.append(esc(s.model or ""))
+    if s.unpriced_dialogs:
+        cost = f"стоимость неизвестна (модели нет в таблице цен, {s.unpriced_dialogs} диал.)"
+        if s.cost_usd:
+            cost += f", известная часть ${s.cost_usd:.4f}"
+    else:
+        cost = f"${s.cost_usd:.4f}"
+    return f"Расходы на ИИ: {cost} ({', '.join(details)})"
+
+
 def _dialog_block(d: DialogHighlight) -> str:
     flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
     title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
+    if d.ai_score is not None and d.ai_score != d.score:
+        title += f" (ИИ: {_score(d.ai_score)})"
     if d.lead_url:
         title += f' · <a href="{html.escape(d.lead_url, quote=True)}">сделка {esc(d.lead_id)}</a>'
     lines = [title]
@@ -101,6 +122,53 @@ def _dialog_block(d: DialogHighlight) -> str:
     if d.recommendation:
         lines.append(f"→ {esc(d.recommendation)}")
     return "\n".join(lines)
+
+
+def _first_response_line(report: Report) -> str:
+    """The headline's response time, saying which it is: within working hours (the fair figure a
+    manager is judged by, raw beside it) or, when the calendar figure is missing, raw clock time."""
+    h = report.headline
+    raw = _duration(h.median_first_response_seconds)
+    if not report.working_hours:
+        return f"Медиана первого ответа (по часам): <b>{raw}</b>"
+    working = _duration(h.median_first_response_working_seconds)
+    return (
+        f"Медиана первого ответа в рабочее время ({esc(report.working_hours)}): <b>{working}</b> · "
+        f"по часам: {raw}"
+    )
+
+
+def manager_response_seconds(report: Report, m: ManagerRow) -> float | None:
+    """The manager's median first response the report shows: working-hours when it has them."""
+    return (
+        m.median_first_response_working_seconds if report.working_hours else m.median_first_response_seconds
+    )
+
+
+def against_usual_paragraph(report: Report) -> str:
+    """One line per manager: today, and in brackets their median day of the last 4 weeks."""
+    lines = ["<b>Сегодня и обычно</b> (в скобках — медиана за 4 нед.)"]
+    for m in report.against_usual:
+        usual_dialogs = "—" if m.usual_dialogs is None else f"{m.usual_dialogs:g}"
+        lines.append(
+            f"{esc(m.manager_name)}: диалогов {m.dialogs} ({usual_dialogs}), "
+            f"ответ {_duration(m.first_response_seconds)} ({_duration(m.usual_first_response_seconds)}), "
+            f"оценка {_score(m.score)} ({_score(m.usual_score)})"
+        )
+    return "\n".join(lines)
+
+
+def _corrections_line(report: Report) -> str:
+    """How many verdicts humans corrected (the scores above already use their values) and disputed."""
+    q = report.quality
+    parts = []
+    if q.corrected_verdicts:
+        n = q.corrected_dialogs
+        where = "диалоге" if n % 10 == 1 and n % 100 != 11 else "диалогах"
+        parts.append(f"исправлено людьми оценок: {q.corrected_verdicts} в {n} {where}")
+    if q.disputed_verdicts:
+        parts.append(f"оспорено и ждёт ответа: {q.disputed_verdicts}")
+    return ("\n" + "; ".join(parts).capitalize()) if parts else ""
 
 
 def paragraphs(report: Report) -> list[str]:
@@ -118,7 +186,7 @@ def paragraphs(report: Report) -> list[str]:
             [
                 f"Диалогов: <b>{h.dialogs}</b> · новых сделок: <b>{new_leads}</b>",
                 f"Сообщений: входящих {h.messages_in}, исходящих {h.messages_out}",
-                f"Медиана первого ответа: <b>{_duration(h.median_first_response_seconds)}</b>",
+                _first_response_line(report),
                 f"Клиентов осталось без ответа: <b>{h.left_waiting}</b>",
             ]
         )
@@ -128,14 +196,18 @@ def paragraphs(report: Report) -> list[str]:
         out.append(
             f"Качество: средняя оценка <b>{_score(q.average)}</b> (от {_score(q.minimum)} до "
             f"{_score(q.maximum)}, разброс ±{_score(q.stddev)}), оценено {q.analyzed} из {h.dialogs}"
+            + _corrections_line(report)
         )
-    rows = ["<b>Менеджеры</b> (диалоги · медиана ответа · без ответа · оценка)"]
+    which = "в рабочее время" if report.working_hours else "по часам"
+    rows = [f"<b>Менеджеры</b> (диалоги · медиана ответа {which} · без ответа · оценка)"]
     rows += [
-        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(m.median_first_response_seconds)} · "
+        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(manager_response_seconds(report, m))} · "
         f"{m.left_waiting} · {_score(m.average_score)}"
         for m in report.managers
     ]
     out.append("\n".join(rows))
+    if report.against_usual:
+        out.append(against_usual_paragraph(report))
     if report.riskiest:
         out.append("<b>Диалоги с рисками</b>")
         out += [_dialog_block(d) for d in report.riskiest]
@@ -144,10 +216,7 @@ def paragraphs(report: Report) -> list[str]:
     out += [esc(n) for n in report.notes]
     s = report.ai_spend
     if s.input_tokens or s.output_tokens:
-        out.append(
-            f"Расходы на ИИ: ${s.cost_usd:.4f} ({s.input_tokens + s.output_tokens + s.thinking_tokens} "
-            f"токенов, {esc(s.model or '')})"
-        )
+        out.append(_spend_line(s))
     fresh = [
         f"{esc(f.source)}: {esc(local_time(report, f.last_load_at))}" + (" (устарело)" if f.stale else "")
         if f.last_load_at
@@ -155,8 +224,23 @@ def paragraphs(report: Report) -> list[str]:
         for f in report.freshness
     ]
     if fresh:
-        out.append("Свежесть данных: " + "; ".join(fresh))
+        out.append("Свежесть данных: " + "; ".join(fresh) + _unlinked_sentence(report))
     return out
+
+
+def _unlinked_sentence(report: Report) -> str:
+    """The day's dialogs without a deal, next to freshness: both say how complete the figures are."""
+    u = report.unlinked
+    if not report.headline.dialogs:
+        return ""
+    if not u.dialogs:
+        return f". Все {report.headline.dialogs} диалог(ов) периода привязаны к сделкам."
+    why = []
+    if u.no_contact:
+        why.append(f"{u.no_contact} — номер чата не найден у контактов amoCRM")
+    if u.no_lead:
+        why.append(f"{u.no_lead} — у контакта нет сделки")
+    return f". Не привязано к сделке: {u.dialogs} из {report.headline.dialogs} диалог(ов) ({'; '.join(why)})."
 
 
 def split_messages(parts: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

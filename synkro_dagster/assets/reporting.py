@@ -26,7 +26,11 @@ REPORT_TYPE = "daily"
 @dg.asset(
     key=dg.AssetKey(["report", "daily_report"]),
     partitions_def=tenant_partitions,
-    deps=[dg.AssetKey(["dialog_analyses"]), dg.AssetKey(["marts", "mart_manager_days"])],
+    deps=[
+        dg.AssetKey(["dialog_analyses"]),
+        dg.AssetKey(["marts", "mart_manager_days"]),
+        dg.AssetKey(["marts", "mart_manager_dialog_days"]),
+    ],
     group_name="report",
     kinds={"python"},
 )

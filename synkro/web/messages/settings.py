@@ -255,6 +255,46 @@ MESSAGES = {
     "settings.rt.group.schedule": ("Расписание", "Schedule"),
     "settings.rt.group.limits": ("Объём и бюджет", "Volume and budget"),
     "settings.rt.group.other": ("Прочее", "Other"),
+    "settings.rt.group.ai_cost": ("Расходы на ИИ", "AI cost"),
+    "settings.unset": ("не задано", "not set"),
+    "settings.rt.ai_monthly_budget_usd": ("Бюджет ИИ на месяц, $", "Monthly AI budget, $"),
+    "settings.rt.h.ai_monthly_budget_usd": (
+        "Когда расходы месяца дойдут до бюджета, анализ остановится; первыми оцениваются открытые сделки, "
+        "ждущие клиенты и крупные сделки. Пусто — без лимита.",
+        "When the month's spend reaches it, analysis stops; open deals, waiting customers and large deals "
+        "are scored first. Empty: no cap.",
+    ),
+    "settings.rt.ai_batch": ("Пакетный режим Gemini (−50 %)", "Gemini Batch API (−50%)"),
+    "settings.rt.h.ai_batch": (
+        "Ночные запуски отправляют диалоги одним пакетом за полцены; что пакет не вернул вовремя, "
+        "оценивается обычными запросами.",
+        "Nightly runs send dialogs as one batch at half price; what the batch does not return in time "
+        "is scored online.",
+    ),
+    "settings.choice.ai_batch.auto": ("только ночные запуски", "scheduled runs only"),
+    "settings.choice.ai_batch.never": ("никогда", "never"),
+    "settings.choice.ai_batch.always": ("всегда", "always"),
+    "settings.rt.ai_batch_max_wait_minutes": ("Ждать пакет, минут", "Wait for the batch, minutes"),
+    "settings.rt.h.ai_batch_max_wait_minutes": (
+        "Дольше запуск не ждёт и оценивает остальное обычными запросами.",
+        "After this the run scores the rest online.",
+    ),
+    "settings.rt.ai_escalation_model": ("Сильная модель для перепроверки", "Stronger model for re-scoring"),
+    "settings.rt.h.ai_escalation_model": (
+        "Перепроверяет крупные открытые сделки, провалы критичных критериев и неуверенные оценки. "
+        "Пусто — выключено.",
+        "Re-scores large open deals, missed fatal criteria and unsure verdicts. Empty: off.",
+    ),
+    "settings.rt.ai_escalation_min_price": ("Перепроверять сделки от суммы", "Re-score deals priced from"),
+    "settings.rt.h.ai_escalation_min_price": (
+        "Бюджет сделки в amoCRM. Пусто — по сумме не перепроверять.",
+        "The amoCRM deal price. Empty: no price rule.",
+    ),
+    "settings.rt.ai_escalation_min_confidence": (
+        "Перепроверять при уверенности ниже",
+        "Re-score when confidence is below",
+    ),
+    "settings.rt.h.ai_escalation_min_confidence": ("0–100.", "0–100."),
     "settings.rt.timezone": ("Часовой пояс", "Time zone"),
     "settings.rt.day_boundary": ("Граница рабочего дня", "Business day boundary"),
     "settings.rt.h.day_boundary": (
@@ -302,6 +342,21 @@ MESSAGES = {
         "Клиент без ответа к концу дня считается «оставленным» только после такого ожидания.",
         "A customer unanswered at the day's end counts as left waiting only after this long.",
     ),
+    "settings.rt.working_hours": ("Рабочие часы", "Working hours"),
+    "settings.rt.h.working_hours": (
+        "ЧЧ:ММ-ЧЧ:ММ по времени компании, например 09:00-18:00: время ответа считается и в рабочих часах.",
+        "HH:MM-HH:MM in the company's time zone, e.g. 09:00-18:00: response times also count within them.",
+    ),
+    "settings.rt.working_days": ("Рабочие дни", "Working days"),
+    "settings.rt.h.working_days": (
+        "Дни недели 1 (пн) … 7 (вс): 1-5 или 1,2,3,4,5,6.",
+        "Weekdays 1 (Mon) … 7 (Sun): 1-5 or 1,2,3,4,5,6.",
+    ),
+    "settings.rt.holidays": ("Праздники", "Holidays"),
+    "settings.rt.h.holidays": (
+        "Нерабочие даты ГГГГ-ММ-ДД через запятую, например 2027-01-01,2027-01-07.",
+        "Non-working dates YYYY-MM-DD, comma-separated, e.g. 2027-01-01,2027-01-07.",
+    ),
     "settings.rt.context_messages": ("Сообщений контекста", "Context messages"),
     "settings.rt.h.context_messages": (
         "Сколько более ранних сообщений диалога видит ИИ (0–50).",
@@ -330,9 +385,10 @@ MESSAGES = {
         "Phones, emails and card numbers are hidden before text goes to the AI.",
     ),
     "settings.rt.rubric": (
-        "Рубрика оценки: {which}, версия {version}. "
-        "Меняется командой `synkro settings set SLUG rubric=@file`.",
-        "Scoring rubric: {which}, version {version}. Changed with `synkro settings set SLUG rubric=@file`.",
+        "Рубрика оценки: {which}, версия {version}. Меняется на странице «Рубрика» "
+        "или командой `synkro settings set SLUG rubric=@file`.",
+        "Scoring rubric: {which}, version {version}. Changed on the Rubric page "
+        "or with `synkro settings set SLUG rubric=@file`.",
     ),
     "settings.rt.rubric_builtin": ("встроенная", "built-in"),
     "settings.rt.rubric_custom": ("своя", "custom"),

@@ -113,14 +113,27 @@ SETTINGS_FIELDS: tuple[tuple[str, str], ...] = (
     ("forced_lookback_days", "number"),
     ("forced_max_window_hours", "number"),
     ("followup_window_minutes", "number"),
+    ("working_hours", "text"),
+    ("working_days", "text"),
+    ("holidays", "text"),
     ("context_messages", "number"),
     ("risky_dialogs_limit", "number"),
     ("stale_after_hours", "number"),
     ("phone_region", "text"),
     ("language", "text"),
     ("mask_pii", "bool"),
+    ("ai_monthly_budget_usd", "optional_number"),
+    ("ai_batch", "choice"),
+    ("ai_batch_max_wait_minutes", "number"),
+    ("ai_escalation_model", "optional_text"),
+    ("ai_escalation_min_price", "optional_number"),
+    ("ai_escalation_min_confidence", "number"),
 )
 MODES = ("amocrm_radist", "amocrm_only", "radist_only")
+# Options of the `choice` widget, each labelled by `settings.choice.<name>.<option>`.
+CHOICES: dict[str, tuple[str, ...]] = {"ai_batch": ("auto", "never", "always")}
+# Fields an empty input clears (the setting is then off / unlimited).
+OPTIONAL_WIDGETS = ("optional_number", "optional_text")
 
 
 def _kind_or_404(kind: str) -> str:
@@ -520,8 +533,13 @@ async def _stream_check(
 # -- runtime settings ---------------------------------------------------------------------------
 
 
+def _shown(value: Any) -> Any:
+    """A whole-number float as typed (300000, not 300000.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def settings_values(settings: TenantSettings, timezone: str) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(settings, name) for name, _ in SETTINGS_FIELDS}
+    values: dict[str, Any] = {name: _shown(getattr(settings, name)) for name, _ in SETTINGS_FIELDS}
     values["timezone"] = timezone
     return values
 
@@ -552,6 +570,7 @@ def runtime_page(
         defaults={name: getattr(defaults, name) for name, _ in SETTINGS_FIELDS},
         settings_fields=SETTINGS_FIELDS,
         modes=MODES,
+        choices=CHOICES,
         timezones=sorted(zoneinfo.available_timezones()),
         errors=errors or {},
         notice=notice,
@@ -578,6 +597,8 @@ def settings_changes(form: FormData) -> tuple[dict[str, Any], dict[str, Any]]:
             typed[name] = value
             if widget == "text":
                 value = value.upper() if name == "phone_region" else value.lower()
+            if widget in OPTIONAL_WIDGETS and not value:
+                value = None
         changes[name] = value
     typed["timezone"] = _form_text(form, "timezone")
     return changes, typed
