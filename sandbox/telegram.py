@@ -102,6 +102,13 @@ class TelegramStore:
     webhook_url: str = ""
     sent_at: dict[int, list[float]] = field(default_factory=dict)
     group_messages_per_minute: int = 0
+    # Ambiguous outcomes: the next `accept_then_hang` sends are accepted (the message is in the chat)
+    # and then answered only after `hang_seconds`, so a client with a shorter read timeout sees
+    # TimedOut for a message Telegram did deliver (or is killed while waiting for the answer).
+    accept_then_hang: int = 0
+    hang_seconds: float = 0.0
+    # The next `fail_sends` sends answer 502 Bad Gateway without delivering anything.
+    fail_sends: int = 0
 
 
 def store(state: SandboxState) -> TelegramStore:
@@ -385,6 +392,8 @@ async def m_send_message(state: SandboxState, params: dict[str, Any]) -> Any:
     if markup:
         fields["reply_markup"] = markup
     log = {"type": "text", "text": plain, "raw_text": text, "parse_mode": parse_mode, "entities": entities}
+    if markup:
+        log["reply_markup"] = markup
     return _record(state, chat, fields, log)
 
 
@@ -542,6 +551,74 @@ async def m_get_file(state: SandboxState, params: dict[str, Any]) -> Any:
     }
 
 
+def _sent_message(state: SandboxState, params: dict[str, Any]) -> tuple[Chat, dict[str, Any]]:
+    """The bot's own message `message_id` in the chat; Telegram's 400 when it has none by that id."""
+    chat = _resolve_chat(state, params)
+    message_id = _int(params, "message_id")
+    if message_id is None:
+        raise ApiError(400, "Bad Request: message identifier is not specified")
+    for logged in store(state).messages:
+        if logged["chat_id"] == chat.id and logged["message_id"] == message_id:
+            return chat, logged
+    raise ApiError(400, "Bad Request: message to edit not found")
+
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
+    "the same as a current content and reply markup of the message"
+)
+
+
+def _edited(state: SandboxState, chat: Chat, logged: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: logged[k] for k in ("text", "entities", "caption") if logged.get(k)}
+    return {
+        "message_id": logged["message_id"],
+        "from": {k: bot_user(state)[k] for k in ("id", "is_bot", "first_name", "username")},
+        "chat": chat.resource(),
+        "date": logged["date"],
+        "edit_date": int(time.time()),
+        **fields,
+    }
+
+
+async def m_edit_message_text(state: SandboxState, params: dict[str, Any]) -> Any:
+    """Real Telegram answers "message is not modified" for an edit to the same text and entities."""
+    chat, logged = _sent_message(state, params)
+    if logged["type"] != "text":
+        raise ApiError(400, "Bad Request: there is no text in the message to edit")
+    text = params.get("text")
+    if text in (None, ""):
+        raise ApiError(400, "Bad Request: message text is empty")
+    plain, entities = _parse_or_fail(str(text), params.get("parse_mode"), caption=False)
+    if plain == logged["text"] and (entities or []) == (logged.get("entities") or []):
+        raise ApiError(400, NOT_MODIFIED)
+    logged.update(
+        {"text": plain, "raw_text": text, "entities": entities, "parse_mode": params.get("parse_mode")}
+    )
+    return _edited(state, chat, logged)
+
+
+async def m_edit_message_caption(state: SandboxState, params: dict[str, Any]) -> Any:
+    chat, logged = _sent_message(state, params)
+    if logged["type"] == "text":
+        raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+    caption = params.get("caption")
+    plain, _ = _parse_or_fail(str(caption), params.get("parse_mode"), caption=True) if caption else ("", [])
+    if (plain or None) == logged.get("caption"):
+        raise ApiError(400, NOT_MODIFIED)
+    logged["caption"] = plain or None
+    return _edited(state, chat, logged)
+
+
+async def m_edit_message_reply_markup(state: SandboxState, params: dict[str, Any]) -> Any:
+    chat, logged = _sent_message(state, params)
+    markup = _json_field(params, "reply_markup") or None
+    if markup == logged.get("reply_markup"):
+        raise ApiError(400, NOT_MODIFIED)
+    logged["reply_markup"] = markup
+    return _edited(state, chat, logged)
+
+
 async def m_send_chat_action(state: SandboxState, params: dict[str, Any]) -> Any:
     chat = _resolve_chat(state, params)
     _check_deliverable(state, chat)
@@ -564,6 +641,9 @@ METHODS = {
     "getwebhookinfo": m_get_webhook_info,
     "getfile": m_get_file,
     "sendchataction": m_send_chat_action,
+    "editmessagetext": m_edit_message_text,
+    "editmessagecaption": m_edit_message_caption,
+    "editmessagereplymarkup": m_edit_message_reply_markup,
     "close": m_log_out,
     "logout": m_log_out,
 }
@@ -609,11 +689,20 @@ def build_app(state: SandboxState) -> Starlette:
         method = METHODS.get(request.path_params["method"].lower())
         if method is None:
             return fail(404, "Not Found")
+        ts = store(state)
+        is_send = request.path_params["method"].lower().startswith("send")
+        if is_send and ts.fail_sends > 0:
+            ts.fail_sends -= 1
+            return _fault_renderer(502, "server_error", None)
         try:
             params = await _params(request)
-            return ok(await method(state, params))
+            answer = ok(await method(state, params))
         except ApiError as exc:
             return exc.response
+        if is_send and ts.accept_then_hang > 0:
+            ts.accept_then_hang -= 1
+            await asyncio.sleep(ts.hang_seconds)
+        return answer
 
     async def download(request: Request) -> Response:
         if request.path_params["token"] != state.credentials.telegram_bot_token:
@@ -634,7 +723,8 @@ def build_app(state: SandboxState) -> Starlette:
 
 
 def control_routes(state: SandboxState) -> list[BaseRoute]:
-    """``GET|DELETE /messages``, ``GET|POST /chats``, ``POST /updates``, ``GET /files/{file_id}``."""
+    """``GET|DELETE /messages``, ``GET|POST /chats``, ``POST /updates``, ``POST /faults``,
+    ``GET /files/{file_id}``."""
 
     async def messages(request: Request) -> Response:
         ts = store(state)
@@ -678,6 +768,22 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
             ts.group_messages_per_minute = int(payload["group_messages_per_minute"])
         return JSONResponse(asdict(chat))
 
+    async def faults_(request: Request) -> Response:
+        """``POST {"accept_then_hang": N, "hang_seconds": S, "fail_sends": F}``: accept N sends and
+        answer each after S s; answer F sends with 502 without delivering them."""
+        ts = store(state)
+        payload = await request.json()
+        ts.fail_sends = int(payload.get("fail_sends", 0))
+        ts.accept_then_hang = int(payload.get("accept_then_hang", 0))
+        ts.hang_seconds = float(payload.get("hang_seconds", 0.0))
+        return JSONResponse(
+            {
+                "accept_then_hang": ts.accept_then_hang,
+                "hang_seconds": ts.hang_seconds,
+                "fail_sends": ts.fail_sends,
+            }
+        )
+
     async def updates(request: Request) -> Response:
         ts = store(state)
         payload = await request.json()
@@ -700,5 +806,6 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/messages", messages, methods=["GET", "DELETE"]),
         Route("/chats", chats, methods=["GET", "POST"]),
         Route("/updates", updates, methods=["POST"]),
+        Route("/faults", faults_, methods=["POST"]),
         Route("/files/{file_id}", file_content, methods=["GET"]),
     ]

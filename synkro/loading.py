@@ -10,6 +10,8 @@ destination, so a wiped local working dir (new container, dagster-dlt temp dirs)
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -97,4 +99,18 @@ def run_load(
     pipe = pipeline or make_pipeline(slug, name, destination_url)
     info: LoadInfo = pipe.run(source)
     info.raise_on_failed_jobs()
+    delete_loaded_packages(pipe, info.loads_ids)
     return row_counts(pipe)
+
+
+def delete_loaded_packages(pipe: dlt.Pipeline, load_ids: list[str]) -> None:
+    """Remove the completed load packages of a successful run (issue 13 item 5).
+
+    Why: dlt keeps every loaded row in them (`*.insert_values.gz`) on local disk; once the rows are
+    in the warehouse the copy is only a leak. Schema and state live outside `load/loaded`.
+    """
+    loaded = Path(pipe.working_dir) / "load" / "loaded"
+    for load_id in load_ids:
+        package = loaded / load_id
+        if package.is_dir() and package.resolve().is_relative_to(loaded.resolve()):
+            shutil.rmtree(package)

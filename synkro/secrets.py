@@ -176,6 +176,18 @@ class SecretBox:
         """The raw keys, newest first; only for the rotation code that must rewrite the key file."""
         return list(self._keys)
 
+    def current(self) -> SecretBox:
+        """This box, or one with the key file's keys if `synkro secrets rotate` changed them since.
+
+        Why: a long-running process (the portal, a Dagster daemon) must never encrypt under a key
+        a rotation has retired, or the value could never be decrypted again. Writers call this
+        while holding the rotation lock (shared), so the file cannot change under them.
+        """
+        if self.source.kind != "file" or self.source.path is None or not self.source.path.exists():
+            return self
+        keys = _parse_keys(self.source.path.read_text(), f"key file {self.source.path}")
+        return self if keys == self._keys else SecretBox(keys, self.source)
+
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 

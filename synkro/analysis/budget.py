@@ -50,7 +50,8 @@ def _table(slug: str) -> sql.Identifier:
 
 
 def ensure_spend_table(conn: psycopg.Connection, slug: str) -> None:
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(tenancy.analysis_schema(slug))))
+    schema = sql.Identifier(tenancy.analysis_schema(slug))
+    conn.execute(sql.SQL("create schema if not exists {}").format(schema))
     conn.execute(sql.SQL(_DDL).format(table=_table(slug)))
     conn.execute(
         sql.SQL("create index if not exists {} on {} (spent_at)").format(

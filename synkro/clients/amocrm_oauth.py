@@ -22,6 +22,7 @@ import httpx
 import psycopg
 
 from synkro.clients.amocrm import AmoCRMAuthError, AmoCRMError, AmoCRMUnavailableError
+from synkro.controlplane.locks import amocrm_token_lock_name
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +203,33 @@ class OAuthTokenProvider:
             return self.refresh_after_unauthorized(pair.access_token)
         return pair.access_token
 
+    def _save_spent_refresh(self, new_pair: TokenPair, stored: StoredTokens, attempts: int = 3) -> int:
+        """Save the new pair even if an unrelated field changed meanwhile (issue 13 item 9).
+
+        The old refresh token is spent, so dropping this pair would lose amoCRM access. Token
+        fields are only written under the refresh lock we hold (`config set amocrm` takes it too),
+        so a version conflict with the stored tokens unchanged was an unrelated edit: save again
+        against the new version. Changed tokens would be a real conflict and still raise.
+        """
+        expected = stored.version
+        for attempt in range(attempts):
+            try:
+                return self.store.save(new_pair, expected)
+            except TokenConflictError:
+                current = self.store.load()
+                same = (current.pair.access_token, current.pair.refresh_token) == (
+                    stored.pair.access_token,
+                    stored.pair.refresh_token,
+                )
+                if not same or attempt == attempts - 1:
+                    raise
+                expected = current.version
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def refresh_after_unauthorized(self, rejected_token: str) -> str:
         """Refresh under the tenant's advisory lock unless someone already replaced `rejected_token`."""
         with self._local, psycopg.connect(self.lock_database_url) as conn, conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"amocrm:{self.slug}",))
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (amocrm_token_lock_name(self.slug),))
             stored = self.store.load()
             if stored.pair.access_token != rejected_token:
                 # Another run (or thread) refreshed while we waited: its pair is the valid one.
@@ -218,7 +242,7 @@ class OAuthTokenProvider:
             new_pair = refresh_pair(self.app, stored.pair.refresh_token, self._http)
             self.refresh_count += 1
             try:
-                version = self.store.save(new_pair, stored.version)
+                version = self._save_spent_refresh(new_pair, stored)
             except Exception:
                 # The old refresh token is already spent; this pair is the tenant's only access.
                 log.critical("amoCRM tokens for %s refreshed but NOT saved; access will be lost", self.slug)

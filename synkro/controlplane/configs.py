@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from synkro.controlplane.errors import BadInputError, ConcurrentUpdateError, NotFoundError
+from synkro.controlplane.locks import SECRETS_ROTATION, amocrm_token_lock_name
 from synkro.controlplane.tables import CONFIG_STATUSES, integration_configs, tenants
 from synkro.controlplane.tenants import validate_slug
 from synkro.integrations.schemas import IntegrationConfig, model_for, validate_config
@@ -155,10 +156,18 @@ class ConfigRepository:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _split(self, config: IntegrationConfig) -> tuple[dict[str, Any], str | None]:
+    def _split(self, config: IntegrationConfig, conn: Any) -> tuple[dict[str, Any], str | None]:
+        """Public fields and the secrets encrypted under the *current* primary key.
+
+        The shared rotation lock (held to the end of this transaction) keeps `secrets rotate` from
+        retiring a key between our re-read of the key file and our commit.
+        """
         secrets = config.secret_dict()
-        encrypted = self._cp.box.encrypt(json.dumps(secrets, sort_keys=True)) if secrets else None
-        return config.public_dict(), encrypted
+        if not secrets:
+            return config.public_dict(), None
+        conn.execute(text("select pg_advisory_xact_lock_shared(:ns, 0)"), {"ns": SECRETS_ROTATION})
+        self._cp.box = self._cp.box.current()
+        return config.public_dict(), self._cp.box.encrypt(json.dumps(secrets, sort_keys=True))
 
     @staticmethod
     def _merge(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +196,13 @@ class ConfigRepository:
         if not isinstance(patch, dict):
             raise BadInputError("config document must be a mapping of field names to values")
         with self._cp.engine.begin() as conn:
+            if kind == "amocrm" and action != "config.update_fields":
+                # An operator write waits for a token refresh in flight (and holds it off), so the
+                # refresh can save its new pair whatever else changed (issue 13 item 9).
+                conn.execute(
+                    text("select pg_advisory_xact_lock(hashtext(:name))"),
+                    {"name": amocrm_token_lock_name(slug)},
+                )
             tenant_id = self._cp.tenants.id_of(conn, slug)
             row = self._select(conn, slug, kind, lock=True)
             current_version = row.version if row is not None else None
@@ -198,7 +214,7 @@ class ConfigRepository:
             current = self._document(row) if row is not None else {}
             merged = self._merge(current, patch)
             config = validate_config(kind, merged)  # raises ConfigValidationError: nothing written
-            public, encrypted = self._split(config)
+            public, encrypted = self._split(config, conn)
             values: dict[str, Any] = {
                 "public": public,
                 "secrets_encrypted": encrypted,
@@ -338,6 +354,22 @@ class ConfigRepository:
             self._cp.audit.record(actor, "config.status", slug, {"kind": kind, "status": status}, conn=conn)
 
     # -- key rotation --------------------------------------------------------------------------
+
+    def undecryptable(self, box) -> list[int]:
+        """Ids of config rows whose secrets `box` cannot decrypt (checked before a key is retired)."""
+        with self._cp.engine.connect() as conn:
+            rows = conn.execute(
+                select(integration_configs.c.id, integration_configs.c.secrets_encrypted).where(
+                    integration_configs.c.secrets_encrypted.is_not(None)
+                )
+            ).all()
+        bad = []
+        for row in rows:
+            try:
+                box.decrypt(row.secrets_encrypted)
+            except SecretKeyError:
+                bad.append(row.id)
+        return bad
 
     def reencrypt_all(self, box, actor: str | None = None) -> int:
         """Re-encrypt every stored secret blob under `box`'s first key, in one transaction."""

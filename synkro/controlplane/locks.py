@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 # Namespaces (the first key), one per purpose.
 TELEGRAM_DELIVERY = 0x544C4752  # "TLGR"
+# Master-key rotation (exclusive, key 0) against every secret write (shared, in its transaction).
+SECRETS_ROTATION = 0x53454352  # "SECR"
 
 
 class LockTimeout(ControlPlaneError):
@@ -63,3 +65,9 @@ def tenant_lock(
         finally:
             with suppress(psycopg.OperationalError):  # a lost connection has released it already
                 conn.execute("select pg_advisory_unlock(%s, %s)", (namespace, key))
+
+
+def amocrm_token_lock_name(slug: str) -> str:
+    """The amoCRM token refresh lock (`pg_advisory_xact_lock(hashtext(name))`): taken by a refresh
+    and by every operator write of the amoCRM config, so neither loses the other's tokens."""
+    return f"amocrm:{slug}"

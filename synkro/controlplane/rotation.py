@@ -4,14 +4,24 @@ Key file: the new key is written *in front of* the old one first (atomically), s
 the file decrypts every row, whether a row is already re-encrypted or not; only after all rows are
 re-encrypted is the old key dropped. `SYNKRO_SECRET_KEY`: the operator owns the key, so we
 re-encrypt under its first key and say how to finish (or start) a rotation.
+
+Rotation holds an exclusive advisory lock (SECRETS_ROTATION); every secret write takes it shared in
+its transaction and re-reads the key file (`SecretBox.current`), so a process started before the
+rotation never encrypts under the retired key. Before the old key is dropped every stored secret
+must decrypt under the new key alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+import psycopg
+
 from synkro.controlplane import ControlPlane
-from synkro.secrets import ENV_VAR, SecretBox, generate_key, load_keys, write_key_file
+from synkro.controlplane.locks import SECRETS_ROTATION
+from synkro.secrets import ENV_VAR, SecretBox, SecretKeyError, generate_key, load_keys, write_key_file
 
 NEW_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
@@ -23,13 +33,41 @@ class RotationResult:
     instructions: str
 
 
+@contextmanager
+def rotation_lock(cp: ControlPlane) -> Iterator[None]:
+    """Exclusive SECRETS_ROTATION lock for the whole rotation; secret writes take it shared."""
+    with psycopg.connect(cp.url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s, 0)", (SECRETS_ROTATION,))
+        try:
+            yield
+        finally:
+            with suppress(psycopg.OperationalError):
+                conn.execute("select pg_advisory_unlock(%s, 0)", (SECRETS_ROTATION,))
+
+
+def _verify(cp: ControlPlane, box: SecretBox) -> None:
+    """Every stored secret must decrypt under the new key alone before the old key is retired."""
+    bad = cp.configs.undecryptable(box)
+    if bad:
+        raise SecretKeyError(
+            f"{len(bad)} stored secret(s) do not decrypt with the new key alone (config ids {bad}); "
+            "the old key was kept, run `synkro secrets rotate` again"
+        )
+
+
 def rotate_master_key(cp: ControlPlane, actor: str | None = None) -> RotationResult:
+    with rotation_lock(cp):
+        return _rotate_locked(cp, actor)
+
+
+def _rotate_locked(cp: ControlPlane, actor: str | None) -> RotationResult:
     keys, source = load_keys()
     if source.kind == "file" and source.path is not None:
         new_key = generate_key()
         write_key_file(source.path, [new_key, *keys])
         # If anything below fails, the file still holds both keys: every secret stays readable.
         count = cp.configs.reencrypt_all(SecretBox([new_key, *keys], source), actor)
+        _verify(cp, SecretBox([new_key], source))
         write_key_file(source.path, [new_key])
         cp.box = SecretBox([new_key], source)
         return RotationResult(count, "file", f"new master key written to {source.path}; the old key is gone")

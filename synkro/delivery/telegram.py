@@ -16,8 +16,9 @@ second run finds the report sent and sends nothing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from pydantic import SecretStr
 from telegram import Bot
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.request import HTTPXRequest
 
 from synkro.controlplane import ConcurrentUpdateError, ControlPlane
 from synkro.controlplane.locks import TELEGRAM_DELIVERY, LockTimeout, tenant_lock
@@ -59,6 +61,10 @@ class DeliveryStore(Protocol):
     def save_delivery(self, report_id: int, delivery: dict[str, Any]) -> None: ...
     def mark_report(self, report_id: int, status: str, error: str | None = None) -> None: ...
     def save_chat_id(self, chat_id: int | str) -> None: ...
+    def last_message_id(self, chat_id: int | str) -> int:
+        """The newest message id earlier deliveries of this tenant confirmed in the chat (0: none)."""
+        ...
+
     def mark_integration_error(self, message: str) -> None: ...
 
 
@@ -69,6 +75,8 @@ class TelegramTarget:
     bot_token: SecretStr
     chat_id: int | str
     base_url: str = DEFAULT_BASE_URL
+    # How long to wait for Telegram's answer; past it the outcome is ambiguous (see Sender).
+    read_timeout: float = 10.0
 
     def __repr__(self) -> str:
         return f"TelegramTarget(chat_id={self.chat_id!r}, token={mask(self.bot_token.get_secret_value())})"
@@ -82,7 +90,8 @@ class TelegramTarget:
         return cls(bot_token=token, chat_id=get("chat_id"), base_url=str(base).rstrip("/"))
 
     def bot(self) -> Bot:
-        return Bot(self.bot_token.get_secret_value(), base_url=f"{self.base_url}/bot")
+        request = HTTPXRequest(read_timeout=self.read_timeout)
+        return Bot(self.bot_token.get_secret_value(), base_url=f"{self.base_url}/bot", request=request)
 
 
 @dataclass
@@ -94,8 +103,27 @@ class DeliveryResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Found:
+    """A part Telegram had accepted although its answer never reached us (found by reconciling)."""
+
+    message_id: int
+
+
+# Reconciling scans message ids after the last one we know; it stops after this many ids in a row
+# that do not exist (a deleted message also answers "not found", so one is not proof of the end),
+# and gives up after MAX_PROBES ids (a busy group) rather than guess.
+ABSENT_IN_A_ROW = 3
+MAX_PROBES = 60
+
+
 class Sender:
-    """Runs one Telegram call with RetryAfter / ChatMigrated / network retry handling."""
+    """Runs one Telegram call with RetryAfter / ChatMigrated / network retry handling.
+
+    A network error (timeout, dropped connection, 5xx) is ambiguous: Telegram may have accepted the
+    message. Before any resend the caller's ``reconcile`` looks for it in the chat; only when it is
+    not there is the call repeated, so an ambiguous outcome never becomes a duplicate.
+    """
 
     def __init__(
         self, target: TelegramTarget, store: DeliveryStore, sleep: Callable[[float], Awaitable[Any]]
@@ -105,11 +133,19 @@ class Sender:
         self.sleep = sleep
         self.chat_id = target.chat_id
 
-    async def call(self, send: Callable[[int | str], Awaitable[Any]]) -> Any:
+    async def call(
+        self,
+        send: Callable[[int | str], Awaitable[Any]],
+        reconcile: Callable[[], Awaitable[Found | None]] | None = None,
+    ) -> Any:
         network_failures = 0
         rate_limited = 0
+        unsure = False  # the last attempt may have reached Telegram: look before sending again
         while True:
             try:
+                if unsure and reconcile is not None and (found := await reconcile()) is not None:
+                    return found
+                unsure = False
                 return await send(self.chat_id)
             except RetryAfter as exc:
                 rate_limited += 1
@@ -126,6 +162,7 @@ class Sender:
                 network_failures += 1
                 if network_failures >= 4:
                     raise
+                unsure = True  # also when reconciling itself failed: it is retried, not skipped
                 await self.sleep(2 ** (network_failures - 1))
 
 
@@ -143,20 +180,178 @@ def _dead_destination(exc: Exception) -> str | None:
     return None
 
 
-async def send_html_or_plain(bot: Bot, sender: Sender, text: str) -> tuple[Any, bool]:
-    """Send HTML; if Telegram cannot parse it, send the same content as plain text (once)."""
+async def send_html_or_plain(
+    bot: Bot,
+    sender: Sender,
+    text: str,
+    *,
+    reconcile: Callable[[str], Callable[[], Awaitable[Found | None]]] | None = None,
+    before_plain: Callable[[], None] | None = None,
+) -> tuple[Any, bool]:
+    """Send HTML; if Telegram cannot parse it, send the same content as plain text (once).
+
+    ``reconcile(variant)`` gives the Sender its way to look for an ambiguous send of that variant;
+    ``before_plain`` runs before the fallback (the delivery records its new "attempting" marker).
+    """
     try:
         msg = await sender.call(
             lambda chat: bot.send_message(
                 chat, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
-            )
+            ),
+            reconcile("html") if reconcile else None,
         )
         return msg, False
     except BadRequest as exc:
         if not _is_parse_error(exc):
             raise
+    if before_plain is not None:
+        before_plain()
     plain = to_plain_text(text)
-    return await sender.call(lambda chat: bot.send_message(chat, plain)), True
+    msg = await sender.call(
+        lambda chat: bot.send_message(chat, plain), reconcile("plain") if reconcile else None
+    )
+    return msg, True
+
+
+# Each media part's caption; a reconciling probe that changed another media message restores it.
+MEDIA_CAPTIONS = {"photo": "Менеджеры", "document": "Полный отчёт"}
+
+
+@dataclass
+class Part:
+    """One message of a report: its key in the delivery record and what it carries."""
+
+    key: str  # text:<i> | chart | document
+    kind: str  # text | photo | document
+    text: str = ""  # HTML (text parts)
+    caption: str = ""
+    content: bytes = b""
+    filename: str = ""
+
+
+def report_parts(report: Report) -> list[Part]:
+    parts = [Part(f"text:{i}", "text", text=t) for i, t in enumerate(telegram_messages(report))]
+    png = manager_chart_png(report) if report.kind == "full" else None
+    if png:
+        parts.append(Part("chart", "photo", caption=MEDIA_CAPTIONS["photo"], content=png))
+    doc = html_document(report).encode("utf-8")
+    parts.append(
+        Part(
+            "document",
+            "document",
+            caption=MEDIA_CAPTIONS["document"],
+            content=doc,
+            filename=document_filename(report),
+        )
+    )
+    return parts
+
+
+class AmbiguousDelivery(RuntimeError):
+    """A part may or may not be in the chat and reconciling could not tell; never guessed."""
+
+
+async def probe_message(bot: Bot, chat_id: int | str, message_id: int, part: Part, variant: str) -> str:
+    """Is message `message_id` of the chat this part? ``ours`` | ``absent`` | ``other``.
+
+    Why editing: the Bot API cannot read a chat's history, but an edit to the identical content
+    answers "message is not modified" for exactly the bot's own message with that content, "message
+    to edit not found" for an id that does not exist, and another refusal for anything else. Ids
+    probed are newer than every part confirmed so far and the tenant's delivery lock is held, so a
+    text edit that does change a message can only hit a bot message that is not a report part (a
+    ``check --send-test`` line); it then *is* this part, which is what we wanted in the chat.
+    """
+    try:
+        if part.kind == "text":
+            plain = variant == "plain"
+            await bot.edit_message_text(
+                to_plain_text(part.text) if plain else part.text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=None if plain else ParseMode.HTML,
+                disable_web_page_preview=True,
+            )
+            return "ours"
+        edited = await bot.edit_message_caption(chat_id=chat_id, message_id=message_id, caption=part.caption)
+    except BadRequest as exc:
+        text = exc.message.lower()
+        if "not modified" in text:
+            return "ours"
+        if "not found" in text:
+            return "absent"
+        return "other"
+    # Another media message of the bot (its caption differed): put back the caption its kind carries.
+    kind = (
+        "photo" if getattr(edited, "photo", None) else "document" if getattr(edited, "document", None) else ""
+    )
+    if kind in MEDIA_CAPTIONS:
+        with suppress(BadRequest):
+            await bot.edit_message_caption(
+                chat_id=chat_id, message_id=message_id, caption=MEDIA_CAPTIONS[kind]
+            )
+    return "other"
+
+
+async def find_after(bot: Bot, chat_id: int | str, after: int, part: Part, variant: str) -> Found | None:
+    """Look for the part among the ids after `after` (the newest id known before it was sent)."""
+    absent = 0
+    for message_id in range(after + 1, after + 1 + MAX_PROBES):
+        verdict = await probe_message(bot, chat_id, message_id, part, variant)
+        if verdict == "ours":
+            return Found(message_id)
+        absent = absent + 1 if verdict == "absent" else 0
+        if absent >= ABSENT_IN_A_ROW:
+            return None
+    raise AmbiguousDelivery(
+        f"could not tell whether report part {part.key} reached the chat (over {MAX_PROBES} newer messages); "
+        "look at the chat and deliver again with --resend if it is missing"
+    )
+
+
+async def find_before(bot: Bot, chat_id: int | str, before: int, part: Part, variant: str) -> Found | None:
+    """Look for the part among the ids just below `before` (a part confirmed after it was sent)."""
+    for message_id in range(before - 1, max(0, before - 1 - MAX_PROBES), -1):
+        if await probe_message(bot, chat_id, message_id, part, variant) == "ours":
+            return Found(message_id)
+    return None
+
+
+async def message_exists(bot: Bot, chat_id: int | str, message_id: int) -> bool:
+    """Does the chat have a message with this id? Asked without changing it.
+
+    Removing the reply markup of a message that has none answers "not modified" (the bot's) or a
+    refusal (someone else's); an id never used answers "message to edit not found". Report parts
+    carry no markup, so no part is ever altered by asking.
+    """
+    try:
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+    except BadRequest as exc:
+        return "not found" not in exc.message.lower()
+    return True
+
+
+async def newest_message_id(bot: Bot, chat_id: int | str) -> int:
+    """The chat's newest message id (0: none), found by doubling then bisecting over ids.
+
+    Needed before the first delivery to a chat (no id known to look from); Telegram hands out ids
+    in ascending order per chat. A chat whose history was deleted can hide its newest id here.
+    """
+    high = 1
+    while await message_exists(bot, chat_id, high):
+        high *= 2
+    low = high // 2  # exists (or 0); high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if await message_exists(bot, chat_id, middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+async def reconcile_part(bot: Bot, chat_id: int | str, after: int, part: Part, variant: str) -> Found | None:
+    """Found (the part is in the chat, newer than `after`) or None (it is not: send it)."""
+    return await find_after(bot, chat_id, after, part, variant)
 
 
 async def deliver_report_async(
@@ -176,6 +371,120 @@ async def deliver_report_async(
         return await _deliver_locked(report, target, store, report_id, resend=resend, sleep=sleep)
 
 
+class _Delivery:
+    """One delivery's record: parts confirmed, parts being attempted, and how it is saved.
+
+    ``attempting`` maps a part to the marker saved *before* its request (variant sent, chat, newest
+    message id known before it); a crash or an ambiguous answer leaves it for reconciling.
+    """
+
+    def __init__(self, store: DeliveryStore, report_id: int, delivery: dict[str, Any], sender: Sender):
+        self.store = store
+        self.report_id = report_id
+        self.record = delivery
+        self.sender = sender
+        self.done: dict[str, int] = dict(delivery.get("parts", {}))
+        delivery.setdefault("message_ids", [])
+        delivery["attempting"] = dict(delivery.get("attempting") or {})
+        self.measured: dict[str, int] = {}
+
+    def save(self) -> None:
+        _retry_on_database_loss(lambda: self.store.save_delivery(self.report_id, self.record))
+
+    def last_known_id(self) -> int:
+        """The newest message id known in the current chat: ours so far, earlier reports', or measured."""
+        if str(self.record.get("chat_id", self.sender.chat_id)) == str(self.sender.chat_id) and self.done:
+            return max(self.done.values())
+        return self.store.last_message_id(self.sender.chat_id) or self.measured.get(
+            str(self.sender.chat_id), 0
+        )
+
+    async def measure_baseline(self, bot: Bot) -> None:
+        """Before the first part to a chat we know no id of, find its newest message id once.
+
+        Why: an ambiguous part is then looked for only among newer ids, never among older bot
+        messages (whose text an identical-content probe could rewrite).
+        """
+        chat = str(self.sender.chat_id)
+        if chat not in self.measured and self.last_known_id() == 0:
+            self.measured[chat] = await newest_message_id(bot, self.sender.chat_id)
+
+    def pending(self, part: Part) -> dict[str, Any] | None:
+        return self.record["attempting"].get(part.key)
+
+    def attempt(self, part: Part, variant: str) -> None:
+        self.record["attempting"] = {
+            **self.record["attempting"],
+            part.key: {"variant": variant, "chat_id": self.sender.chat_id, "after": self.last_known_id()},
+        }
+        self.save()
+
+    def forget(self, part: Part) -> None:
+        self.record["attempting"] = {k: v for k, v in self.record["attempting"].items() if k != part.key}
+
+    def confirm(self, part: Part, message_id: int) -> None:
+        self.done[part.key] = message_id
+        self.record["parts"] = self.done
+        self.record["message_ids"] = [*self.record["message_ids"], message_id]
+        self.record["chat_id"] = self.sender.chat_id
+        self.forget(part)
+        self.save()
+
+
+def _retry_on_database_loss(save: Callable[[], None], attempts: int = 8) -> None:
+    """Saving a confirmed part survives a Postgres restart: losing the record would mean a resend."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            save()
+            return
+        except (OperationalError, DBAPIError) as exc:
+            lost = isinstance(exc, OperationalError) or exc.connection_invalidated
+            if attempt == attempts - 1 or not lost:
+                raise
+            time.sleep(min(2**attempt * 0.25, 4.0))
+
+
+async def _send_part(bot: Bot, state: _Delivery, part: Part) -> tuple[int, bool]:
+    """Send one part, reconciling every ambiguous outcome: (message id, fell back to plain text)."""
+    sender = state.sender
+    pending = state.pending(part)
+    if pending is not None and str(pending.get("chat_id")) == str(sender.chat_id):
+        # A previous run died, or timed out, on this very part: look before sending.
+        found = await reconcile_part(
+            bot, sender.chat_id, int(pending.get("after") or 0), part, pending["variant"]
+        )
+        if found is not None:
+            return found.message_id, pending["variant"] == "plain"
+
+    await state.measure_baseline(bot)
+
+    def reconciler(variant: str) -> Callable[[], Awaitable[Found | None]]:
+        after = int(state.record["attempting"][part.key]["after"])
+        return lambda: reconcile_part(bot, sender.chat_id, after, part, variant)
+
+    if part.kind == "text":
+        state.attempt(part, "html")
+        msg, fell_back = await send_html_or_plain(
+            bot, sender, part.text, reconcile=reconciler, before_plain=lambda: state.attempt(part, "plain")
+        )
+        return msg.message_id, fell_back
+    state.attempt(part, "media")
+    if part.kind == "photo":
+        msg = await sender.call(
+            lambda chat: bot.send_photo(chat, photo=part.content, caption=part.caption), reconciler("media")
+        )
+    else:
+        msg = await sender.call(
+            lambda chat: bot.send_document(
+                chat, document=part.content, filename=part.filename, caption=part.caption
+            ),
+            reconciler("media"),
+        )
+    return msg.message_id, False
+
+
 async def _deliver_locked(
     report: Report,
     target: TelegramTarget,
@@ -192,43 +501,32 @@ async def _deliver_locked(
         history = [*delivery.get("history", []), {k: v for k, v in delivery.items() if k != "history"}]
         # Every key is reset explicitly: the store merges, so an omitted key would keep its old value
         # and a crash before the first message would look like a completed delivery.
-        delivery = {"history": history, "completed": False, "sent_at": None, "parts": {}, "message_ids": []}
+        delivery = {
+            "history": history,
+            "completed": False,
+            "sent_at": None,
+            "parts": {},
+            "message_ids": [],
+            "attempting": {},
+        }
         store.save_delivery(report_id, delivery)
-    delivery.setdefault("message_ids", [])
-    done: dict[str, int] = dict(delivery.get("parts", {}))
     sender = Sender(target, store, sleep)
+    state = _Delivery(store, report_id, delivery, sender)
     result = DeliveryResult("sent", chat_id=target.chat_id)
-
-    def record(part: str, message_id: int) -> None:
-        done[part] = message_id
-        delivery["parts"] = done
-        delivery["message_ids"] = [*delivery["message_ids"], message_id]
-        delivery["chat_id"] = sender.chat_id
-        store.save_delivery(report_id, delivery)
-
     try:
         async with target.bot() as bot:
-            for i, text in enumerate(telegram_messages(report)):
-                part = f"text:{i}"
-                if part in done:
+            for part in report_parts(report):
+                if part.key in state.done:
                     continue
-                msg, fell_back = await send_html_or_plain(bot, sender, text)
+                message_id, fell_back = await _send_part(bot, state, part)
                 result.plain_text_fallbacks += fell_back
-                record(part, msg.message_id)
-            png = manager_chart_png(report) if report.kind == "full" else None
-            if png and "chart" not in done:
-                msg = await sender.call(lambda chat: bot.send_photo(chat, photo=png, caption="Менеджеры"))
-                record("chart", msg.message_id)
-            if "document" not in done:
-                doc = html_document(report).encode("utf-8")
-                name = document_filename(report)
-                msg = await sender.call(
-                    lambda chat: bot.send_document(chat, document=doc, filename=name, caption="Полный отчёт")
-                )
-                record("document", msg.message_id)
-    except (Forbidden, InvalidToken, BadRequest) as exc:
-        reason = _dead_destination(exc) or f"Telegram rejected the report: {exc.message}"
-        if _dead_destination(exc):
+                state.confirm(part, message_id)
+
+    except (Forbidden, InvalidToken, BadRequest, AmbiguousDelivery) as exc:
+        message = str(exc) if isinstance(exc, AmbiguousDelivery) else exc.message
+        dead = None if isinstance(exc, AmbiguousDelivery) else _dead_destination(exc)
+        reason = dead or f"Telegram rejected the report: {message}"
+        if dead:
             store.mark_integration_error(reason)
         store.mark_report(report_id, "failed", reason)
         result.status, result.error = "failed", reason
@@ -236,7 +534,7 @@ async def _deliver_locked(
         raise DeliveryFailed(reason) from None
     delivery |= {"completed": True, "sent_at": datetime.now(UTC).isoformat(), "chat_id": sender.chat_id}
     delivery["plain_text_fallbacks"] = result.plain_text_fallbacks
-    store.save_delivery(report_id, delivery)
+    state.save()
     store.mark_report(report_id, "sent")
     result.message_ids = list(delivery["message_ids"])
     result.chat_id = sender.chat_id
@@ -389,6 +687,15 @@ class ControlPlaneDeliveryStore:
             except ConcurrentUpdateError:
                 if attempt == attempts - 1:
                     raise
+
+    def last_message_id(self, chat_id: int | str) -> int:
+        newest = 0
+        for report in self.cp.reports.list_reports(self.slug, limit=200):
+            delivery = report.delivery or {}
+            for record in [delivery, *delivery.get("history", [])]:
+                if str(record.get("chat_id")) == str(chat_id) and record.get("parts"):
+                    newest = max(newest, *record["parts"].values())
+        return newest
 
     def mark_integration_error(self, message: str) -> None:
         self.cp.configs.set_config_status(self.slug, "telegram", "error", error=message, actor=self.actor)
