@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from synkro.analysis.history import ScoredVersion, versions
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.analysis.transcript import _LABELS, Message, build_transcript
 from synkro.dialogs.highlight import Segment, highlight_lines, normalise_quote
@@ -90,6 +91,8 @@ class DialogDetail:
     history: list[AnalysisView]
     transcript: list[TranscriptLine]
     verdicts: dict[str, Any] = field(default_factory=dict)
+    # Every verdict the dialog got, replaced ones included (synkro.analysis.history.versions).
+    versions: list[ScoredVersion] = field(default_factory=list)
 
 
 def _one(conn: psycopg.Connection, query: sql.Composable, params: Any) -> dict[str, Any] | None:
@@ -273,4 +276,5 @@ def dialog_detail(
         analysis=current,
         history=history,
         transcript=transcript,
+        versions=versions(conn, slug, dialog_id),
     )
