@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from synkro.analysis.prompt import prompt_version
 from synkro.analysis.rubric import rubric_from_settings
@@ -264,3 +265,63 @@ def test_the_report_links_every_dialog_it_mentions_to_its_page(
     )
     text = "\n".join(paragraphs(report))
     assert f'href="{portal.url}/t/{seeded.slug}/dialogs/501"' in text
+
+
+def test_the_page_shows_which_rubric_version_scored_what(
+    portal: Portal, seeded: Seeded, database_url: str, page
+) -> None:
+    """Issue 11: after a re-score under a new rubric version the page lists both verdicts."""
+    a = f'"{seeded.slug}_analysis"'
+    with connect(database_url) as conn:
+        conn.execute(
+            f"insert into {a}.dialog_analysis_history (tenant_slug, dialog_id, window_start, window_end, "
+            "rubric_version, rubric_number, prompt_version, model, overall_score, status, analyzed_at) "
+            f"select tenant_slug, dialog_id, window_start, window_end, 'r-older', 1, prompt_version, model, "
+            f"overall_score - 20, status, analyzed_at - interval '1 hour' from {a}.dialog_analyses "
+            "where dialog_id = '502' and status = 'ok'"
+        )
+        conn.execute(f"update {a}.dialog_analyses set rubric_number = 2 where dialog_id = '502'")
+        conn.commit()
+    sign_in(page, portal, seeded.viewer, f"/t/{seeded.slug}/dialogs/502")
+    rows = page.locator("[data-testid=scored-by-row]")
+    expect(rows).to_have_count(2)
+    assert (
+        rows.nth(0).get_attribute("data-current") == "true"
+        and rows.nth(0).get_attribute("data-rubric-number") == "2"
+    )
+    assert (
+        rows.nth(1).get_attribute("data-current") == "false"
+        and rows.nth(1).get_attribute("data-rubric-number") == "1"
+    )
+    screenshot(page, "dialog-scored-by")
+    page.goto(f"{portal.url}/t/{seeded.slug}/dialogs/501")
+    expect(page.locator("[data-testid=criterion]").first).to_be_visible()
+    expect(page.locator("[data-testid=scored-by]")).to_have_count(0)  # one verdict only: nothing to compare
+
+
+def test_the_disputed_filter_and_the_human_score_come_from_the_corrections(
+    portal: Portal, seeded: Seeded, database_url: str, page
+) -> None:
+    """Issue 11: a dispute on a criterion puts its dialog under "disputed"; an override is the list's score."""
+    from synkro.analysis import corrections
+
+    with connect(database_url) as conn:
+        corrections.record(
+            conn,
+            seeded.slug,
+            "501",
+            "greeting",
+            "dispute",
+            score=None,
+            note="Поздоровался в первом же сообщении",
+            ai_score=None,
+            rubric_version=None,
+            actor=seeded.anna.email,
+            actor_role="manager",
+        )
+    sign_in(page, portal, seeded.viewer, f"/t/{seeded.slug}/dialogs?disputed=1")
+    rows = page.locator("[data-testid=dialog-row]")
+    expect(rows).to_have_count(1)
+    assert "501" in rows.first.inner_text()
+    page.goto(f"{portal.url}/t/{seeded.slug}/dialogs")
+    assert page.locator("[data-testid=dialog-row]").count() >= 3

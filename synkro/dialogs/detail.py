@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from synkro.analysis.corrections import corrected_overall, states
+from synkro.analysis.history import ScoredVersion, versions
 from synkro.analysis.rubric import rubric_from_settings
 from synkro.analysis.transcript import _LABELS, Message, build_transcript
 from synkro.dialogs.highlight import Segment, highlight_lines, normalise_quote
@@ -92,6 +93,8 @@ class DialogDetail:
     transcript: list[TranscriptLine]
     verdicts: dict[str, Any] = field(default_factory=dict)
     human_overall: int | None = None  # the current analysis' overall with human values, when corrected
+    # Every verdict the dialog got, replaced ones included (synkro.analysis.history.versions).
+    versions: list[ScoredVersion] = field(default_factory=list)
 
 
 def _one(conn: psycopg.Connection, query: sql.Composable, params: Any) -> dict[str, Any] | None:
@@ -282,4 +285,5 @@ def dialog_detail(
             if current is not None
             else None
         ),
+        versions=versions(conn, slug, dialog_id),
     )
