@@ -187,3 +187,29 @@ def test_revoked_token_marks_only_that_tenant_and_paused_tenant_is_dropped(
     record = cp.configs.get_record(b["slug"], "telegram")
     assert "401" in (record.last_error or "") and b["token"] not in (record.last_error or "")
     assert cp.configs.get_record(a["slug"], "telegram").status != "error"
+
+
+def test_cli_bot_stops_cleanly_on_sigterm(database_url: str, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": database_url, "SYNKRO_HOME": str(tmp_path / "home")}
+    env.pop("SYNKRO_SECRET_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "synkro.cli.app", "bot", "--refresh", "1", "--poll-timeout", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "serving" in (process.stdout.readline() if process.stdout else "")
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=20)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "bot: stopped" in output

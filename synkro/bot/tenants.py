@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from synkro.controlplane import ControlPlane
 from synkro.delivery.telegram import DEFAULT_BASE_URL
+
+log = logging.getLogger("synkro.bot")
 
 
 @dataclass(frozen=True)
@@ -28,17 +31,29 @@ def active_tenant_bots(cp: ControlPlane) -> dict[str, TenantBot]:
     """Every tenant the bot should serve now; paused/disabled tenants and broken configs are left out."""
     found: dict[str, TenantBot] = {}
     for tenant in cp.tenants.list(status="active"):
-        record = cp.configs.find_record(tenant.slug, "telegram")
-        if record is None or record.status == "error":
+        try:
+            bot = _tenant_bot(cp, tenant.slug)
+        except Exception as exc:  # one unreadable config (e.g. a rotated key) must not stop the others
+            log.error(
+                "tenant %s: telegram config unreadable (%s); not served", tenant.slug, type(exc).__name__
+            )
             continue
-        config = record.config
-        base = getattr(config, "effective_base_url", None) or config.base_url or DEFAULT_BASE_URL
-        found[tenant.slug] = TenantBot(
-            slug=tenant.slug,
-            token=config.bot_token.get_secret_value(),
-            chat_id=config.chat_id,
-            base_url=str(base).rstrip("/"),
-            language=cp.settings.get_settings(tenant.slug).language,
-            version=record.version,
-        )
+        if bot is not None:
+            found[tenant.slug] = bot
     return found
+
+
+def _tenant_bot(cp: ControlPlane, slug: str) -> TenantBot | None:
+    record = cp.configs.find_record(slug, "telegram")
+    if record is None or record.status == "error":
+        return None
+    config = record.config
+    base = getattr(config, "effective_base_url", None) or config.base_url or DEFAULT_BASE_URL
+    return TenantBot(
+        slug=slug,
+        token=config.bot_token.get_secret_value(),
+        chat_id=config.chat_id,
+        base_url=str(base).rstrip("/"),
+        language=cp.settings.get_settings(slug).language,
+        version=record.version,
+    )
