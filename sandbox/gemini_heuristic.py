@@ -466,10 +466,15 @@ def assess(text: str) -> Assessment:
     }
     a.risk_flags = [k for k, v in flags.items() if v]
     weakest = min(a.criteria, key=lambda c: (c.score, -CRITERIA_WEIGHTS[c.key]))
-    a.summary = (
-        f"Сообщений: {len(messages)} (клиент {len(messages) - len(managers)}, менеджер {len(managers)}). "
-        f"{weakest.reason if weakest.score < 10 else 'Диалог проведён без замечаний.'} "
-        f"{'Следующий шаг согласован.' if a.next_step else 'Следующий шаг не согласован.'}"
+    verdict = weakest.reason if weakest.score < 10 else "Диалог проведён без замечаний."
+    next_step = "Следующий шаг согласован." if a.next_step else "Следующий шаг не согласован."
+    a.summary = " ".join(
+        [
+            f"Сообщений: {len(messages)} (клиент {len(messages) - len(managers)}, менеджер {len(managers)}).",
+            verdict,
+            # the weakest criterion may be the next step itself: its reason already said so
+            *([next_step] if next_step != verdict else []),
+        ]
     )
     a.recommendation = _RECOMMENDATIONS[weakest.key] if weakest.score < 10 else "Продолжать в том же духе."
     if any(m.role == "customer" and _has(m.text, INJECTION_MARKERS) for m in messages):

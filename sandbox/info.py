@@ -33,12 +33,21 @@ class SandboxCredentials:
     telegram_chat_id: int = -1001234567890
 
 
-def info_dict(creds: SandboxCredentials, base_url: str, long_lived_token: str) -> dict[str, Any]:
-    """The info-file payload for a sandbox listening at `base_url` (no trailing slash)."""
+def info_dict(
+    creds: SandboxCredentials, base_url: str, long_lived_token: str, redirect_uri: str
+) -> dict[str, Any]:
+    """The info-file payload for a sandbox listening at `base_url` (no trailing slash).
+
+    `redirect_uri` is the integration's registered redirect URI: amoCRM's
+    `POST /oauth2/access_token` refuses a code exchange (and a refresh) without it, and a code
+    from the consent page only with exactly that value, so the documented exchange needs nothing
+    but this file (docs/apis/amocrm.md, OAuth).
+    """
     return {
         "amocrm": {
             "base_url": f"{base_url}/amocrm",
             "oauth_url": f"{base_url}/amocrm",
+            "redirect_uri": redirect_uri,
             "subdomain": creds.amocrm_subdomain,
             "client_id": creds.amocrm_client_id,
             "client_secret": creds.amocrm_client_secret,

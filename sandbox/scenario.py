@@ -7,7 +7,11 @@ tuples in memory) and dialog messages are rebuilt on demand from a per-chat seed
 
 Phones are written the way people type them (`+7 (912) 345-67-89`, `8 912 345 67 89`,
 `9123456789`, extensions, notes, foreign numbers), some contacts share a phone, some have none,
-and Radist chats carry the same numbers in yet other spellings. The generator knows every
+and Radist chats carry the same numbers in yet other spellings. A final pass (`_awkward_phones`,
+its own random stream so the rest of the world stays as it was) rewrites some values into the
+forms real CRM users produce: several numbers in one value, names around them, a WhatsApp id, a
+foreign number without `+`, a number split over two values — and some chats then come from a
+number that is not the value's first. The generator knows every
 phone's E.164 form by construction; the ground truth applies the matching rules of the modeling
 issue to that knowledge (see `_match`).
 """
@@ -93,8 +97,15 @@ class Lead(NamedTuple):
 
 class Phone(NamedTuple):
     raw: str
-    e164: str | None  # None for junk that is not a phone number
+    e164: str | None  # the value's first number; None for junk that is not a phone number
     enum_code: str
+    more: tuple[str, ...] = ()  # further numbers typed into the same value, in order
+    form: str = "plain"  # which awkward spelling (AWKWARD_FORMS) made the value, if any
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """Every number of the value (each one a matching key), E.164, in order."""
+        return ((self.e164,) if self.e164 else ()) + self.more
 
 
 class Contact(NamedTuple):
@@ -232,8 +243,9 @@ class Scenario:
         by_phone: dict[str, list[int]] = {}
         for contact in self.contacts:
             for phone in contact.phones:
-                if phone.e164 and contact.id not in by_phone.get(phone.e164, []):
-                    by_phone.setdefault(phone.e164, []).append(contact.id)
+                for number in phone.numbers:
+                    if contact.id not in by_phone.get(number, []):
+                        by_phone.setdefault(number, []).append(contact.id)
         contact_leads = self.contact_leads()
         chats = []
         for chat in self.chats:
@@ -270,7 +282,10 @@ class Scenario:
                 "else its latest closed lead, else none; chats with no such contact are 'unmatched'"
             ),
             "phones": {
-                str(c.id): [{"raw": p.raw, "e164": p.e164} for p in c.phones]
+                str(c.id): [
+                    {"raw": p.raw, "e164": p.e164, "numbers": list(p.numbers), "form": p.form}
+                    for p in c.phones
+                ]
                 for c in self.contacts
                 if c.phones
             },
@@ -500,8 +515,14 @@ def _foreign(rng: random.Random) -> tuple[str, str, str]:
     return template.format(a=a, b=b, c=c), f"{cc}{national}", f"+{cc}{national}"
 
 
-def generate_scenario(seed: int = 42, size: str = "small", now: float | None = None) -> Scenario:
-    """Build the scenario for `seed` and `size` relative to `now` (default: current time)."""
+def generate_scenario(
+    seed: int = 42, size: str = "small", now: float | None = None, *, awkward_phones: bool = True
+) -> Scenario:
+    """Build the scenario for `seed` and `size` relative to `now` (default: current time).
+
+    `awkward_phones=False` leaves out the awkward phone forms (`_awkward_phones`); everything
+    else, ids and dialogs included, is the same, which the matching regression test relies on.
+    """
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}")
     now = float(now) if now is not None else time.time()
@@ -762,8 +783,106 @@ def generate_scenario(seed: int = 42, size: str = "small", now: float | None = N
             chat = chat._replace(start_ms=chat.start_ms - overshoot - rng.randrange(60_000, 3_600_000))
             msgs = sc._base_dialog(chat)
         sc.chats[i] = chat._replace(end_ms=msgs[-1].ts_ms, n_messages=len(msgs))
+    if awkward_phones:
+        _awkward_phones(sc, random.Random(f"synkro-sandbox:{seed}:{size}:awkward-phones"))
     sc.reindex()
     return sc
+
+
+AWKWARD_FORMS = ("several", "names", "whatsapp", "foreign_bare", "split")
+_SEPARATORS = (", ", " / ", "; ", " или ", "\n", ",", " или\n")
+_RELATIVES = ("жена", "муж", "сын", "дочь", "секретарь", "офис")
+
+
+def _awkward_phones(sc: Scenario, rng: random.Random) -> None:
+    """Rewrite about one contact in eight with a Russian mobile into an awkward phone form.
+
+    With `several` and `names` a second, fresh number joins the first value, and half the time the
+    contact's chats move to it: those dialogs only link when every number of a value is a key.
+    The first contacts that have chats get each form once, chats moved, so even the `small`
+    scenario of the demo shows every form.
+    """
+    used = {n for c in sc.contacts for p in c.phones for n in p.numbers}
+    used |= {c.e164 for c in sc.chats if c.e164}
+
+    def fresh() -> str:
+        n = _ru_mobile(rng)
+        while f"+7{n}" in used:
+            n = _ru_mobile(rng)
+        used.add(f"+7{n}")
+        return n
+
+    chats_by_phone: dict[str, list[int]] = {}
+    for i, chat in enumerate(sc.chats):
+        if chat.e164:
+            chats_by_phone.setdefault(chat.e164, []).append(i)
+
+    def move_chats(old: str, n: str) -> None:
+        for i in chats_by_phone.pop(old, []):
+            sc.chats[i] = sc.chats[i]._replace(
+                phone=_spell_radist(rng, n), source_chat_id=f"7{n}@c.us", e164=f"+7{n}"
+            )
+
+    pending = list(AWKWARD_FORMS)
+    for ci, contact in enumerate(sc.contacts):
+        first = contact.phones[0] if contact.phones else None
+        if first is None or first.form != "plain":
+            continue
+        russian = (first.e164 or "").startswith("+79")
+        forced = bool(pending) and russian and first.e164 in chats_by_phone
+        if not forced and rng.random() > 0.13:
+            continue
+        if not russian:
+            if rng.random() < 0.5:
+                _foreign_bare(sc, ci, rng)
+            continue
+        n1 = first.e164[2:]
+        form = pending.pop(0) if forced else rng.choice(AWKWARD_FORMS)
+        rest = contact.phones[1:]
+        if form in ("several", "names"):
+            n2 = fresh()
+            if form == "several":
+                raw = f"{_spell_ru(rng, n1)[0]}{rng.choice(_SEPARATORS)}{_spell_ru(rng, n2)[0]}"
+            else:
+                who = rng.choice(_RELATIVES)
+                raw = (
+                    f"{contact.first_name}: {_spell_ru(rng, n1)[0]}{rng.choice((', ', '; ', ' '))}"
+                    f"{who} {rng.choice(data.MALE_FIRST + data.FEMALE_FIRST)} {_spell_ru(rng, n2)[0]}"
+                )
+            phones = (first._replace(raw=raw, more=(f"+7{n2}",), form=form), *rest)
+            if forced or rng.random() < 0.5:
+                move_chats(first.e164, n2)
+        elif form == "whatsapp":
+            phones = (first._replace(raw=f"7{n1}@c.us", form=form), *rest)
+        elif form == "foreign_bare":
+            _foreign_bare(sc, ci, rng)
+            continue
+        else:  # split: the manager pressed Enter in the middle of the number
+            a, b, c, d = n1[:3], n1[3:6], n1[6:8], n1[8:]
+            head, tail = rng.choice(((f"+7 {a}", f"{b}-{c}-{d}"), (f"8 ({a}) {b}", f"{c}-{d}")))
+            phones = (
+                first._replace(raw=head, form=form),
+                first._replace(raw=tail, form=form),
+                *rest,
+            )
+        sc.contacts[ci] = contact._replace(phones=phones)
+
+
+def _foreign_bare(sc: Scenario, ci: int, rng: random.Random) -> None:
+    """A foreign number typed without `+`: the contact's own (`375291234567 (Минск)`), or a second
+    one after a Russian number (`… или 375291234567`)."""
+    contact = sc.contacts[ci]
+    first = contact.phones[0]
+    note = rng.choice(("", " (Минск)", " роуминг", " WhatsApp"))
+    if first.e164 and first.e164.startswith("+79"):
+        _, digits, e164 = _foreign(rng)
+        raw = f"{_spell_ru(rng, first.e164[2:])[0]} или {digits}{note}"
+        phone = first._replace(raw=raw, more=(e164,), form="foreign_bare")
+    elif first.e164:
+        phone = first._replace(raw=f"{first.e164[1:]}{note}", form="foreign_bare")
+    else:
+        return
+    sc.contacts[ci] = contact._replace(phones=(phone, *contact.phones[1:]))
 
 
 _TRANSLIT = dict(

@@ -128,7 +128,7 @@ class SandboxState:
 
     def info(self) -> dict[str, Any]:
         """The `--info-file` payload (see sandbox.info)."""
-        return info_dict(self.credentials, self.base_url, self.amo_long_lived_token)
+        return info_dict(self.credentials, self.base_url, self.amo_long_lived_token, self.amo_redirect_uri)
 
     def set_faults(self, service: str, **changes: Any) -> None:
         self.faults[service].update(changes)

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import dagster as dg
 
 from synkro.failures import is_transient
+from synkro.orchestration import tags
 from synkro.orchestration.ledger import RunLedger
 from synkro.tenant_context import TenantContext
 from synkro_dagster.retries import MAX_RETRIES, retry_or_fail_fast
@@ -61,6 +62,14 @@ class RunMirror:
             return
         self.ledger.step_failed(self.job_run_id, step, text)
         self._log(f"{step} failed: {text}", "error")
+
+    def warned(self, step: str, text: str) -> None:
+        """The step stopped short but the chain goes on: the run will end succeeded_with_warnings.
+        Dagster shows it too: the run gets the `synkro/warnings` tag naming the step."""
+        self.ledger.step_warning(self.job_run_id, step, text)
+        self._log(f"{step} stopped: {text}", "warning")
+        steps = sorted({w.split(":", 1)[0] for w in self.ledger.warnings(self.job_run_id)})
+        self.context.instance.add_run_tags(self.context.run.run_id, {tags.WARNINGS: ",".join(steps)})
 
     def fail(self, step: str, error: BaseException, text: str | None = None) -> NoReturn:
         """Record a failed attempt and hand the error to Dagster: a transient one (network, 5xx,

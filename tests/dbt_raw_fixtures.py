@@ -43,6 +43,7 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("phone_e164", "varchar"),
         ("phone_valid", "boolean"),
         ("enum_code", "varchar"),
+        ("phone_numbers", "varchar"),  # last: rows written before it existed simply stop earlier
     ],
     "amocrm_contact_emails": [
         ("contact_id", "bigint"),
@@ -99,12 +100,14 @@ def create_raw_schema(conn: psycopg.Connection, slug: str) -> None:
 def insert_rows(
     conn: psycopg.Connection, slug: str, table: str, rows: Iterable[Sequence[Any]], load_id: str
 ) -> None:
-    """Insert rows (values in the contract's column order) as one dlt load would."""
-    names = [name for name, _ in RAW_TABLES[table]]
-    columns = ", ".join(f'"{name}"' for name in [*names, "_dlt_load_id", "_dlt_id"])
-    placeholders = ", ".join(["%s"] * (len(names) + 2))
-    sql = f'insert into "{slug}_raw"."{table}" ({columns}) values ({placeholders})'
+    """Insert rows (values in the contract's column order) as one dlt load would; a row may stop
+    before the last columns, which then stay NULL (as in a load made before they existed)."""
+    all_names = [name for name, _ in RAW_TABLES[table]]
     for row in rows:
+        names = all_names[: len(row)]
+        columns = ", ".join(f'"{name}"' for name in [*names, "_dlt_load_id", "_dlt_id"])
+        placeholders = ", ".join(["%s"] * (len(names) + 2))
+        sql = f'insert into "{slug}_raw"."{table}" ({columns}) values ({placeholders})'
         values = [json.dumps(v) if isinstance(v, list) else v for v in row]
         conn.execute(sql, [*values, load_id, uuid.uuid4().hex[:14]])
 

@@ -21,6 +21,7 @@ import httpx
 
 from sandbox.server import SandboxServer
 from synkro.controlplane import ControlPlane
+from synkro.controlplane.jobs import SUCCEEDED_STATUSES
 from synkro.paths import REPO_ROOT
 from synkro.windows import Window
 
@@ -128,7 +129,7 @@ def run_assets(
 
     `launch_run` opens the job_runs row and submits the Dagster run to the instance's queue, as
     `synkro run` does; the daemon launches it on the code server, and the row is followed to its
-    end by the same watcher the CLI uses. Returns (0 if it succeeded else 1, row id).
+    end by the same watcher the CLI uses. Returns (0 if it succeeded, with warnings or not, else 1, row id).
     """
     import dagster as dg
 
@@ -151,7 +152,7 @@ def run_assets(
         assets=[dg.AssetKey(k) for k in asset_keys] if asset_keys else None,
     )
     row = wait_for_run(tenant.cp, instance, launched.job_run.id)
-    return (0 if row.status == "succeeded" else 1), row.id
+    return (0 if row.status in SUCCEEDED_STATUSES else 1), row.id
 
 
 def child_env(database_url: str, dagster_home: Path) -> dict[str, str]:

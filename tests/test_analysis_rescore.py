@@ -99,6 +99,21 @@ def test_a_new_rubric_version_rescores_the_forced_day_only_and_keeps_both(
     cp.tenants.create(slug, "Rescore", timezone=TZ, actor="test")
     create_marts(conn, slug, _dialogs(), [])
     _old_shaped_table(conn, slug)
+    conn.execute(
+        f'insert into "{slug}_analysis".dialog_analyses (tenant_slug, dialog_id, window_start, window_end, '
+        "rubric_version, overall_score, status) values (%s, '9', %s, %s, 'r-old', 70, 'ok')",
+        (slug, DAY_A - DAY, DAY_A),
+    )
+    conn.commit()
+    (old,) = versions(conn, slug, "9")  # read before any run upgraded the table: no number column yet
+    assert (old.rubric_version, old.rubric_number, old.overall_score, old.current) == (
+        "r-old",
+        None,
+        70,
+        True,
+    )
+    conn.execute(f"delete from \"{slug}_analysis\".dialog_analyses where dialog_id = '9'")
+    conn.commit()
     config = {
         "api_key": "sandbox-gemini-api-key",
         "base_url": emulators.gemini,

@@ -8,6 +8,7 @@ import base64
 import json
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
@@ -131,11 +132,36 @@ def test_amocrm_sample_matches_radist_dialogs(cp: ControlPlane, sandbox: Sandbox
             chats_by_phone.setdefault(chat.e164, set()).add(chat.chat_id)
     for item in sample:
         contact = next(c for c in sc.contacts if c.id == item["contact_id"])
-        assert set(item["phones"]) == {p.e164 for p in contact.phones if p.e164}
+        assert set(item["phones"]) == {n for p in contact.phones for n in p.numbers}
         for e164, chat_ids in item["phones"].items():
             assert set(chat_ids) == chats_by_phone.get(e164, set())
     text = result.extra[0]
     assert f"contact {sample[0]['contact_id']}" in text and "→ +7" in text
+
+
+def test_amocrm_sample_measures_matching_quality(cp: ControlPlane, sandbox: SandboxServer) -> None:
+    """Counts equal the scenario's ground truth; examples show masked phones only."""
+    slug = tenant(cp, sandbox)
+    result, lines = check(cp, slug, "amocrm", sample=2)
+    quality = result.data["matching"]
+    sc = sandbox.state.scenario
+    truth = sc.ground_truth()
+    no_number = [p for c in sc.contacts for p in c.phones if not p.numbers]
+    statuses = Counter(c["match_status"] for c in truth["chats"])
+    assert quality["contacts_read"] == len(sc.contacts) and not quality["contacts_capped"]
+    assert quality["values_without_number"] == len(no_number) > 0
+    assert quality["chats_read"] == len(sc.chats)
+    assert quality["chats_unmatched"] + quality["chats_without_phone"] == statuses["unmatched"]
+    assert quality["chats_without_phone"] == sum(1 for c in sc.chats if not c.e164)
+    assert quality["chats_ambiguous"] == statuses["ambiguous"] > 0
+    assert quality["chats_matched"] == statuses["matched"]
+    line = lines["matching quality"]
+    assert line.ok is None and f"{statuses['ambiguous']} match several" in line.detail
+    block = result.extra[1]
+    assert block.startswith("Matching quality") and "ambiguous" in block
+    shown = [e["phone"] for key in ("examples_unmatched", "examples_ambiguous") for e in quality[key]]
+    assert shown and all(sum(ch.isdigit() for ch in phone) <= 4 for phone in shown)
+    assert all(number not in block for number in {c.e164 for c in sc.chats if c.e164})
 
 
 def test_radist_healthy(cp: ControlPlane, sandbox: SandboxServer, sandbox_faults: SandboxState) -> None:

@@ -13,7 +13,7 @@ from synkro.controlplane.migrate import alembic_config, current_revision, engine
 from synkro.controlplane.tables import metadata
 from tests.controlplane_helpers import fresh_database
 
-HEAD = "0004"
+HEAD = "0005"
 TABLES = {
     "tenants",
     "users",

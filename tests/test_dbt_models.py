@@ -19,6 +19,7 @@ import psycopg
 import pytest
 import yaml
 
+from synkro.analysis.corrections import record
 from synkro.analysis.run import ensure_analysis_table
 from synkro.controlplane.settings import TenantSettings
 from synkro.modeling.dbt import DbtRun, dbt_vars, write_profile
@@ -358,17 +359,48 @@ def load_acme_increment(conn: psycopg.Connection) -> None:
     ensure_analysis_table(conn, ACME)  # the analysis step's own DDL
     day_1027 = (utc("2026-10-26 21:01"), utc("2026-10-27 21:01"))
     day_1023 = (utc("2026-10-22 20:01"), utc("2026-10-23 20:01"))
+    c703 = '[{"key": "greeting", "score": 40}, {"key": "next_step", "score": 40}]'
     rows = [
-        ("acme", "701", *day_1027, 80, "[]", "ok", utc("2026-10-28 00:00")),
-        ("acme", "703", *day_1023, 40, '["customer_waiting"]', "ok", utc("2026-10-25 00:00")),
-        ("acme", "704", *day_1023, None, "[]", "failed", utc("2026-10-25 00:00")),  # not ok, ignored
-        ("acme", "706", *day_1027, 70, "[]", "skipped", utc("2026-10-28 00:00")),  # not ok, ignored
+        (
+            "acme",
+            "701",
+            *day_1027,
+            80,
+            "[]",
+            '[{"key": "next_step", "score": 80}]',
+            "ok",
+            utc("2026-10-28 00:00"),
+        ),
+        ("acme", "703", *day_1023, 40, '["customer_waiting"]', c703, "ok", utc("2026-10-25 00:00")),
+        ("acme", "704", *day_1023, None, "[]", "[]", "failed", utc("2026-10-25 00:00")),  # not ok, ignored
+        ("acme", "706", *day_1027, 70, "[]", "[]", "skipped", utc("2026-10-28 00:00")),  # not ok, ignored
     ]
     with conn.cursor() as cur:
         cur.executemany(
             "insert into acme_analysis.dialog_analyses (tenant_slug, dialog_id, window_start, window_end,"
-            " overall_score, risk_flags, status, analyzed_at) values (%s,%s,%s,%s,%s,%s::jsonb,%s,%s)",
+            " overall_score, risk_flags, criteria, status, analyzed_at)"
+            " values (%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s)",
             rows,
+        )
+    # A coach overrides 703's greeting (no rubric weights recorded: equal weights, (100 + 40) / 2);
+    # 701's manager disputes its next step.
+    for dialog, key, kind, score in (
+        ("703", "greeting", "override", 100),
+        ("701", "next_step", "dispute", None),
+    ):
+        role = "manager" if kind == "dispute" else "admin"
+        record(
+            conn,
+            ACME,
+            dialog,
+            key,
+            kind,
+            score=score,
+            note="test",
+            ai_score=40,
+            rubric_version=None,
+            actor="tests",
+            actor_role=role,
         )
 
 
@@ -416,7 +448,9 @@ def built(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     """
     tmp = tmp_path_factory.mktemp("dbt")
     state: dict[str, Any] = {"url": database_url, "site": tmp / "docs-site"}
-    acme = dbt_vars(ACME, TenantSettings(day_boundary="22:01"), "Europe/Berlin")
+    # acme works 07:30-17:00 Mon-Fri with Monday 2026-10-26 a holiday; globex has the defaults
+    acme_settings = TenantSettings(day_boundary="22:01", working_hours="07:30-17:00", holidays="2026-10-26")
+    acme = dbt_vars(ACME, acme_settings, "Europe/Berlin")
     globex = dbt_vars(GLOBEX, TenantSettings(day_boundary="06:00", phone_region="US"), "America/New_York")
     with psycopg.connect(database_url, autocommit=True) as conn, ThreadPoolExecutor(2) as pool:
         load_acme(conn)
@@ -488,6 +522,110 @@ def test_response_times_match_hand_computed_values(conn: psycopg.Connection) -> 
         == (utc("2026-10-26 08:00") - utc("2026-10-23 10:00")).total_seconds()
     )
     assert d[703]["awaiting_reply"] is False
+
+
+def test_working_hours_response_times_match_hand_computed_values(conn: psycopg.Connection) -> None:
+    """acme: Europe/Berlin, 07:30-17:00 Mon-Fri, Monday 2026-10-26 a holiday."""
+    d = dialogs(conn, ACME)
+    got = {
+        k: (v["first_response_working_seconds"], v["median_response_working_seconds"]) for k, v in d.items()
+    }
+    assert got == {
+        701: (600, 315),  # Tuesday 10:00 CEST burst answered 10:10; 11:00 answered in 30 s
+        702: (1800, 1800),  # Wed 21:30 burst (first message counts), answered Thu 08:00: 07:30-08:00
+        703: (18000, 18000),  # Fri 12:00 CEST to the holiday Monday 09:00 CET: Fri 12:00-17:00 only
+        704: (None, None),  # unanswered
+        705: (None, None),  # no messages
+        706: (0, 0),  # Saturday night and Sunday evening (the DST day): no working time at all
+    }
+    assert d[703]["first_response_seconds"] == 252000  # the raw figure stays beside it
+    dd = days(conn, ACME)
+    assert dd[(703, date(2026, 10, 23))]["first_response_working_seconds"] == 18000
+    assert dd[(702, date(2026, 10, 21))]["first_response_working_seconds"] == 1800
+    assert dd[(702, date(2026, 10, 21))]["median_response_seconds"] == 37800
+    assert dialogs(conn, GLOBEX)[801]["first_response_working_seconds"] == 0  # Sunday 05:30 EST
+
+
+# (zone, hours, ISO weekdays, holidays, from local, to local, working seconds) — computed by hand
+WORKING_TIME_CASES = [
+    # nights: 23:00 answered 09:05 with work from 09:00 counts 5 minutes
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-20 23:00", "2026-10-21 09:05", 300),
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-20 18:00", "2026-10-21 09:00", 0),
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-20 07:00", "2026-10-20 19:00", 9 * 3600),
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-20 10:00", "2026-10-20 10:30", 1800),
+    # a day ending at midnight
+    ("Europe/Berlin", "20:00-24:00", "1-5", "", "2026-10-20 23:30", "2026-10-21 20:10", 2400),
+    # weekends: Friday 17:00 to Monday 09:30 is one hour on Friday and half an hour on Monday
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-23 17:00", "2026-10-26 09:30", 5400),
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-24 10:00", "2026-10-24 16:00", 0),
+    ("Europe/Berlin", "09:00-18:00", "1-6", "", "2026-10-24 10:00", "2026-10-24 16:00", 6 * 3600),
+    # two weeks: ten working days of nine hours
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-05 09:00", "2026-10-19 09:00", 10 * 9 * 3600),
+    # DST days: round-the-clock work counts the 23-hour and 25-hour days as they are
+    ("Europe/Berlin", "00:00-24:00", "1-7", "", "2026-03-29 00:00", "2026-03-30 00:00", 23 * 3600),
+    ("Europe/Berlin", "00:00-24:00", "1-7", "", "2026-10-25 00:00", "2026-10-26 00:00", 25 * 3600),
+    # ... while 09:00-18:00 stays nine hours of local time on either side of the change
+    ("Europe/Berlin", "09:00-18:00", "1-7", "", "2026-03-28 17:00", "2026-03-30 10:00", 11 * 3600),
+    ("America/New_York", "09:00-18:00", "1-5", "", "2026-10-30 17:30", "2026-11-02 09:15", 2700),
+    ("America/New_York", "09:00-18:00", "1-7", "", "2026-03-07 17:00", "2026-03-09 10:00", 11 * 3600),
+    # holidays: Christmas Eve and Day off, a weekend between
+    (
+        "Europe/Berlin",
+        "09:00-18:00",
+        "1-5",
+        "2026-12-24,2026-12-25",
+        "2026-12-23 17:00",
+        "2026-12-28 09:10",
+        4200,
+    ),
+    ("Europe/Berlin", "09:00-18:00", "1-5", "2026-12-24", "2026-12-24 10:00", "2026-12-24 12:00", 0),
+    # the same instants read in another zone give other working time (Moscow is 2-3 hours ahead)
+    ("Europe/Moscow", "09:00-18:00", "1-5", "", "2026-10-20 05:00", "2026-10-20 07:00", 0),
+    # no wait, or a reply stamped before the question
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-20 10:00", "2026-10-20 10:00", 0),
+    ("Europe/Berlin", "09:00-18:00", "1-5", "", "2026-10-20 11:00", "2026-10-20 10:00", 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("zone", "hours", "days_", "holidays", "start", "end", "expected"), WORKING_TIME_CASES
+)
+def test_working_seconds_function_on_hand_computed_cases(
+    conn: psycopg.Connection,
+    zone: str,
+    hours: str,
+    days_: str,
+    holidays: str,
+    start: str,
+    end: str,
+    expected: int,
+) -> None:
+    settings = TenantSettings(working_hours=hours, working_days=days_, holidays=holidays)
+    day_start, day_end = settings.working_hours.split("-")
+    got = conn.execute(
+        "select acme_marts.working_seconds((%s::timestamp at time zone %s), (%s::timestamp at time zone %s),"
+        " %s, %s::time, %s::time, %s::integer[], %s::date[])",
+        (
+            start,
+            zone,
+            end,
+            zone,
+            zone,
+            day_start,
+            day_end,
+            "{" + settings.working_days + "}",
+            "{" + settings.holidays + "}",
+        ),
+    ).fetchone()[0]
+    assert got == expected
+
+
+def test_working_seconds_of_a_missing_reply_is_null(conn: psycopg.Connection) -> None:
+    got = conn.execute(
+        "select acme_marts.working_seconds(now(), null, 'Europe/Berlin', '09:00', '18:00',"
+        " '{1,2,3,4,5}', '{}')"
+    ).fetchone()[0]
+    assert got is None
 
 
 def test_no_reply_dialog_before_increment(built: dict[str, Any]) -> None:
@@ -593,13 +731,37 @@ def test_manager_days_with_analysis_scores(conn: psycopg.Connection) -> None:
             r["dialogs_left_waiting"],
             r["average_score"],
             r["flagged_dialogs"],
+            r["average_score_corrected"],
+            r["corrected_dialogs"],
+            r["disputed_dialogs"],
         )
         for r in rows(conn, "select * from acme_marts.mart_manager_days")
     }
-    assert got[("Anna", date(2026, 10, 23))] == (1, 2, 1, 40.0, 1)  # 703 scored and flagged
-    assert got[("Boris", date(2026, 10, 27))] == (1, 1, 1, 80.0, 0)
-    assert got[("Unassigned", date(2026, 10, 23))] == (1, 2, 1, None, 0)  # 704's failed analysis ignored
+    assert got[("Anna", date(2026, 10, 23))] == (
+        1,
+        2,
+        1,
+        40.0,
+        1,
+        70.0,
+        1,
+        0,
+    )  # 703 scored, flagged, corrected
+    assert got[("Boris", date(2026, 10, 27))] == (1, 1, 1, 80.0, 0, 80.0, 0, 1)  # 701 disputed
+    assert got[("Unassigned", date(2026, 10, 23))] == (1, 2, 1, None, 0, None, 0, 0)  # 704 failed: ignored
     assert got[("Boris", date(2026, 10, 20))][3] is None
+    # 703's one turn: Fri 12:00 CEST answered the holiday Monday 09:00 CET — 70 h raw, 5 working hours
+    anna = next(
+        r
+        for r in rows(conn, "select * from acme_marts.mart_manager_days")
+        if (r["manager_name"], r["business_date"]) == ("Anna", date(2026, 10, 23))
+    )
+    assert (
+        anna["median_first_response_seconds"],
+        anna["median_first_response_working_seconds"],
+        anna["median_response_seconds"],
+        anna["median_response_working_seconds"],
+    ) == (252000, 18000, 252000, 18000)
     msg = rows(conn, "select attachments from acme_marts.fct_dialog_messages where message_id = '701-4'")[0]
     assert msg["attachments"][0]["mime"] == "application/pdf"
 
@@ -691,5 +853,8 @@ def test_dbt_vars_defaults_and_tenant_settings() -> None:
         "timezone": "Europe/Moscow",
         "day_boundary": "22:01",
         "phone_region": "RU",
+        "working_hours": "09:00-18:00",
+        "working_days": "1,2,3,4,5",
+        "holidays": "",
     }
     assert dbt_vars("acme", TenantSettings(phone_region="kz"), "Asia/Almaty")["phone_region"] == "KZ"

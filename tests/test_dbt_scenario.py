@@ -90,7 +90,14 @@ def marts(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         run = run_dbt(["build"], database_url, vars, target_path=tmp_path_factory.mktemp("dbt"))
         with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             dialogs = {r["dialog_id"]: r for r in cur.execute(f"select * from {SLUG}_marts.fct_dialogs")}
-    return {"run": run, "dialogs": dialogs, "truth": sc.ground_truth()}
+    plain = generate_scenario(seed=42, size="medium", now=1790000000, awkward_phones=False)
+    return {
+        "run": run,
+        "dialogs": dialogs,
+        "truth": sc.ground_truth(),
+        "plain_truth": plain.ground_truth(),
+        "scenario": sc,
+    }
 
 
 def test_build_passes_every_test(marts: dict[str, Any]) -> None:
@@ -139,3 +146,43 @@ def test_message_counts_match_ground_truth(marts: dict[str, Any]) -> None:
 def test_awaiting_reply_matches_ground_truth(marts: dict[str, Any]) -> None:
     got, expected = _per_chat(marts, "awaiting_reply")
     assert got == expected
+
+
+def test_no_dialog_matched_without_awkward_phones_becomes_unmatched(marts: dict[str, Any]) -> None:
+    """Regression over the ground truth: the same world with plain phones only (same ids, same
+    dialogs) links no dialog that every-number matching loses."""
+    dialogs = marts["dialogs"]
+    before = {c["chat_id"] for c in marts["plain_truth"]["chats"] if c["match_status"] != "unmatched"}
+    lost = sorted(k for k in before if dialogs[k]["match_status"] == "unmatched")
+    assert before and lost == []
+
+
+def test_dialogs_from_a_later_number_of_a_value_are_linked(marts: dict[str, Any]) -> None:
+    """Chats written from the second number of a value (`… или …`, names around it) link to the
+    contact's lead, and every dialog the ground truth calls ambiguous is flagged."""
+    sc: Scenario = marts["scenario"]
+    later = {n for c in sc.contacts for p in c.phones for n in p.more}
+    from_later = [c for c in marts["truth"]["chats"] if c["phone_e164"] in later]
+    assert from_later and all(c["match_status"] != "unmatched" for c in from_later)
+    for chat in from_later:
+        assert marts["dialogs"][chat["chat_id"]]["lead_id"] == chat["lead_id"]
+    ambiguous = {c["chat_id"] for c in marts["truth"]["chats"] if len(c["candidate_contact_ids"]) > 1}
+    flagged = {k for k, d in marts["dialogs"].items() if d["match_status"] == "ambiguous"}
+    assert ambiguous and flagged == ambiguous
+
+
+def test_matching_quality_tests_warn_with_the_true_counts(marts: dict[str, Any]) -> None:
+    """The warn-level dbt tests count what the ground truth says an owner should fix."""
+    truth = marts["truth"]
+    by_test = {r.unique_id.split(".")[2]: r for r in marts["run"].results if r.unique_id.startswith("test.")}
+    no_number = sum(1 for phones in truth["phones"].values() for p in phones if not p["numbers"])
+    unmatched = sum(1 for c in truth["chats"] if c["match_status"] == "unmatched")
+    ambiguous = sum(1 for c in truth["chats"] if c["match_status"] == "ambiguous")
+    expected = {
+        "warn_contact_phone_values_without_number": no_number,
+        "warn_chats_matching_no_contact": unmatched,
+        "warn_chats_matching_several_contacts": ambiguous,
+    }
+    got = {name: (by_test[name].status, by_test[name].failures) for name in expected}
+    assert got == {name: ("warn", count) for name, count in expected.items()}
+    assert min(expected.values()) > 0

@@ -9,6 +9,7 @@ the marts are already built; each leaves its trace in job_runs, reports and the 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -342,7 +343,13 @@ def _stopped_analysis_case(t: E2ETenant, window: Window, patch: dict, expect: st
     assert record.status == "error" and expect in (record.last_error or "").lower(), record.last_error
     assert code == 0  # the run goes on: the report is delivered without scores
     run = t.cp.jobs.get_run(job_run_id)
-    assert run.status == "succeeded" and run.error.startswith("analysis: ")
+    # ... but it is not a plain success: the ledger, `synkro runs` and Dagster all say it stopped
+    assert run.status == "succeeded_with_warnings" and run.error.startswith("analysis: "), run
+    assert expect in run.error.lower()
+    history = synkro_cli(["runs", t.slug, "--json"], t.env, timeout=60)
+    listed = next(r for r in json.loads(history.stdout) if r["id"] == job_run_id)
+    assert listed["status"] == "succeeded_with_warnings", listed
+    _assert_dagster_warns(run.dagster_run_id, expect)
     report = _report(t, window)
     assert report.status == "sent"
     data = Report.model_validate(report.data)
@@ -361,6 +368,25 @@ def _stopped_analysis_case(t: E2ETenant, window: Window, patch: dict, expect: st
     text = _texts(sent)
     assert "Оценки качества недоступны" in text and f"Диалогов: {data.headline.dialogs}" in text
     assert [m["message_id"] for m in sent] == report.delivery["message_ids"]
+
+
+def _assert_dagster_warns(dagster_run_id: str, expect: str) -> None:
+    """The Dagster run carries the warnings tag and the analysis_complete check failed as a WARN."""
+    import dagster as dg
+
+    from synkro.orchestration import tags
+    from synkro.orchestration.instance import open_instance
+
+    instance = open_instance()
+    assert instance.get_run_by_id(dagster_run_id).tags.get(tags.WARNINGS) == "analysis"
+    records = instance.get_records_for_run(
+        dagster_run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    assert [(e.check_name, e.passed, e.severity) for e in evaluations] == [
+        ("analysis_complete", False, dg.AssetCheckSeverity.WARN)
+    ]
+    assert expect in evaluations[0].metadata["reason"].value.lower()
 
 
 def test_invalid_key_stops_analysis_and_the_report_goes_out(runtime_env: E2ETenant) -> None:

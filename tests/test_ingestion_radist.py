@@ -122,8 +122,12 @@ def test_amocrm_radist_mode_loads_only_chats_of_known_phones(
     with psycopg.connect(database_url) as conn:
         phones = known_phones(conn, slug)
     sc = radist_sandbox.state.scenario
+    # every number of every phone value is a key, not only each value's first
+    assert phones == {n for c in sc.contacts for p in c.phones for n in p.numbers}
     expected = {c.chat_id for c in sc.chats if c.e164 in phones}
     assert phones and 0 < len(expected) < len(sc.chats)
+    later = {n for c in sc.contacts for p in c.phones for n in p.more}
+    assert any(c.e164 in later for c in sc.chats if c.chat_id in expected)
 
     load(radist_sandbox, slug, database_url, mode="amocrm_radist", known_phones=phones)
     with psycopg.connect(database_url) as conn:

@@ -14,6 +14,8 @@ import pytest
 
 from synkro.analysis.run import analyze_window
 from synkro.controlplane.settings import TenantSettings
+from synkro.modeling.dbt import dbt_vars
+from synkro.modeling.runner import run_dbt
 from synkro.report.build import build_report
 from synkro.report.chart import manager_chart_png
 from synkro.report.model import DialogHighlight, ManagerRow, Report, ReportWindow, SourceFreshness
@@ -294,3 +296,149 @@ def test_followup_window_decides_who_was_left_waiting(conn: psycopg.Connection) 
     short = build_report(conn, slug, WINDOW, TenantSettings(followup_window_minutes=15), {})
     assert short.headline.left_waiting == 2
     assert {m.manager_name: m.left_waiting for m in short.managers} == {"Анна": 2, "Борис": 0}
+
+
+# Monday 30.11.2026 in Moscow (the business day 22:01 Sunday → 22:01 Monday), work 09:00–18:00 Mon–Fri
+MONDAY = ReportWindow(
+    start=datetime(2026, 11, 29, 19, 1, tzinfo=UTC),
+    end=datetime(2026, 11, 30, 19, 1, tzinfo=UTC),
+    timezone="Europe/Moscow",
+    label="30.11.2026",
+)
+
+
+def _msk(day: int, hh: int, mm: int) -> datetime:
+    return datetime(2026, 11, day, hh - 3, mm, tzinfo=UTC)  # Moscow is UTC+3 all year
+
+
+def _working_hours_dialogs() -> list[Dialog]:
+    return [
+        # Sunday 23:00 answered Monday 09:05: raw 10 h 05 min, working 5 min
+        Dialog(1, "Анна", 601, [(_msk(29, 23, 0), "inbound", "Есть?"), (_msk(30, 9, 5), "outbound", "Да")]),
+        # a burst from 17:50 answered 18:20: counted from the first message, 10 working minutes
+        Dialog(
+            2,
+            "Борис",
+            602,
+            [
+                (_msk(30, 17, 50), "inbound", "Здравствуйте"),
+                (_msk(30, 17, 55), "inbound", "Подскажите цену"),
+                (_msk(30, 18, 20), "outbound", "1000 руб."),
+            ],
+        ),
+        # inside working hours both figures are the same 2 minutes
+        Dialog(
+            3,
+            "Борис",
+            603,
+            [(_msk(30, 12, 0), "inbound", "Адрес?"), (_msk(30, 12, 2), "outbound", "Ленина 1")],
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def working_hours_tenant(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Hand-made marts plus the warehouse's own working_seconds function, installed by real dbt."""
+    slug = "w" + uuid.uuid4().hex[:8]
+    with psycopg.connect(database_url) as c:
+        create_marts(c, slug, _working_hours_dialogs(), [])
+    run = run_dbt(
+        ["run-operation", "install_working_seconds_function"],
+        database_url,
+        dbt_vars(slug, TenantSettings(), "Europe/Moscow"),
+        target_path=tmp_path_factory.mktemp("dbt-report"),
+    )
+    assert run.ok, run.log
+    return slug
+
+
+def test_report_shows_working_hours_response_times_and_says_so(
+    conn: psycopg.Connection, working_hours_tenant: str
+) -> None:
+    report = build_report(conn, working_hours_tenant, MONDAY, TenantSettings(min_dialogs=1), {})
+    h = report.headline
+    # raw waits 36300, 1800, 120 s; within working hours 300, 600, 120 s (hand-computed above)
+    assert (h.median_first_response_seconds, h.median_first_response_working_seconds) == (1800, 300)
+    by_name = {m.manager_name: m for m in report.managers}
+    assert (
+        by_name["Анна"].median_first_response_seconds,
+        by_name["Анна"].median_first_response_working_seconds,
+    ) == (
+        36300,
+        300,
+    )
+    assert (
+        by_name["Борис"].median_first_response_seconds,
+        by_name["Борис"].median_first_response_working_seconds,
+    ) == (
+        960,
+        360,
+    )
+    assert report.working_hours == "пн–пт 09:00–18:00"
+    text = "\n".join(telegram_messages(report))
+    assert (
+        "Медиана первого ответа в рабочее время (пн–пт 09:00–18:00): <b>5 мин</b> · по часам: 30 мин" in text
+    )
+    assert "медиана ответа в рабочее время" in text and "Анна: 1 · 5 мин ·" in text
+    assert not any("рабочие часы не посчитано" in n for n in report.notes)
+
+
+def test_report_working_hours_follow_the_tenant_calendar(
+    conn: psycopg.Connection, working_hours_tenant: str
+) -> None:
+    holiday = TenantSettings(min_dialogs=1, holidays="2026-11-30")
+    report = build_report(conn, working_hours_tenant, MONDAY, holiday, {})
+    assert report.headline.median_first_response_working_seconds == 0  # a holiday has no working time
+    assert report.working_hours == "пн–пт 09:00–18:00, кроме праздников"
+    late = TenantSettings(min_dialogs=1, working_hours="10:00-20:00", working_days="1,3,5")
+    report = build_report(conn, working_hours_tenant, MONDAY, late, {})
+    # 0 (answered before 10:00), 30 min (17:50-18:20), 2 min
+    assert report.headline.median_first_response_working_seconds == 120
+    assert report.working_hours == "пн, ср, пт 10:00–20:00"
+
+
+def test_report_without_the_working_hours_function_says_it_shows_raw_times(conn: psycopg.Connection) -> None:
+    slug = "x" + uuid.uuid4().hex[:8]
+    create_marts(conn, slug, _working_hours_dialogs(), [])
+    report = build_report(conn, slug, MONDAY, TenantSettings(min_dialogs=1), {})
+    assert report.working_hours is None and report.headline.median_first_response_working_seconds is None
+    assert any("рабочие часы не посчитано" in n for n in report.notes)
+    text = "\n".join(telegram_messages(report))
+    assert "Медиана первого ответа (по часам): <b>30 мин</b>" in text
+    assert "медиана ответа по часам" in text
+
+
+def test_freshness_states_the_dialogs_of_the_day_without_a_deal(conn: psycopg.Connection) -> None:
+    """Two of the window's dialogs have no lead: one matched no contact, one's contact has no deal;
+    a dialog outside the window does not count."""
+    slug = "u" + uuid.uuid4().hex[:8]
+    inside = [
+        (START + timedelta(hours=1), "inbound", "Здравствуйте"),
+        (START + timedelta(hours=2), "outbound", "Да"),
+    ]
+    before = [(START - timedelta(days=2), "inbound", "старое")]
+    dialogs = [
+        Dialog(1, "Анна", 501, inside),
+        Dialog(2, "Анна", None, inside),
+        Dialog(3, "Борис", None, inside),
+        Dialog(4, "Борис", None, before),
+    ]
+    create_marts(conn, slug, dialogs, [])
+    conn.execute(
+        f'update "{slug}_marts".fct_dialogs set match_status = %s where dialog_id in (3, 4)', ("unmatched",)
+    )
+    report = build_report(conn, slug, WINDOW, TenantSettings(min_dialogs=1), {})
+    assert report.headline.dialogs == 3
+    assert (report.unlinked.dialogs, report.unlinked.no_contact, report.unlinked.no_lead) == (2, 1, 1)
+    text = "\n".join(telegram_messages(report))
+    freshness = next(line for line in text.split("\n") if line.startswith("Свежесть данных"))
+    assert "Не привязано к сделке: 2 из 3 диалог(ов)" in freshness
+    assert (
+        "1 — номер чата не найден у контактов amoCRM" in freshness
+        and "1 — у контакта нет сделки" in freshness
+    )
+
+    conn.execute(f'update "{slug}_marts".fct_dialogs set lead_id = 7, match_status = %s', ("matched",))
+    linked = build_report(conn, slug, WINDOW, TenantSettings(min_dialogs=1), {})
+    assert linked.unlinked.dialogs == 0
+    assert "Все 3 диалог(ов) периода привязаны к сделкам." in "\n".join(telegram_messages(linked))

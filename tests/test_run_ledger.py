@@ -174,3 +174,36 @@ def test_fallback_rule() -> None:
     assert not needs_fallback_report({"report__telegram_delivery"})
     assert not needs_fallback_report({"amocrm_raw", "report__daily_report"})
     assert not needs_fallback_report(set())
+
+
+def test_a_step_that_stopped_short_ends_the_run_succeeded_with_warnings(cp: ControlPlane, slug: str) -> None:
+    ledger = RunLedger(cp)
+    row_id, run_tags = _opened(ledger, slug)
+    ledger.step_started(row_id, "analysis")
+    ledger.step_warning(row_id, "analysis", "Gemini rejected the API key (invalid_key)")
+    ledger.step_started(row_id, "report")
+    ledger.step_done(row_id, "report", "report built")
+    assert ledger.step_states(row_id) == {
+        "analysis": "Gemini rejected the API key (invalid_key)",
+        "report": "ok",
+    }
+    closed = ledger.close_dagster_run(_dagster_id(), "forced_report", run_tags, "succeeded")
+    assert closed.status == "succeeded_with_warnings" and closed.progress == 1.0
+    assert closed.error == "analysis: Gemini rejected the API key (invalid_key)"
+    assert closed.finished_at is not None
+    events = [(e.level, e.message) for e in cp.jobs.list_events(row_id)]
+    assert ("warning", "analysis stopped: Gemini rejected the API key (invalid_key)") in events
+    assert events[-1] == ("warning", "run succeeded with warnings: " + closed.error)
+    progress = {p.step: p.status for p in step_progress(closed, cp.jobs.list_events(row_id))}
+    assert (progress["analysis"], progress["report"], progress["telegram"]) == ("done", "done", "skipped")
+
+
+def test_a_warning_does_not_hide_a_failure(cp: ControlPlane, slug: str) -> None:
+    ledger = RunLedger(cp)
+    row_id, run_tags = _opened(ledger, slug)
+    ledger.step_warning(row_id, "analysis", "quota exhausted")
+    ledger.step_warning(row_id, "analysis", "quota still exhausted")  # a retry replaces the line
+    assert ledger.warnings(row_id) == ["analysis: quota still exhausted"]
+    ledger.step_failed(row_id, "telegram", "Forbidden: bot was blocked by the user")
+    closed = ledger.close_dagster_run(_dagster_id(), "forced_report", run_tags, "failed")
+    assert closed.status == "failed" and closed.error.startswith("telegram: ")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -54,6 +55,50 @@ def test_serve_writes_the_info_file_answers_and_stops_on_sigterm(tmp_path: Path)
     # exec: the pid is the sandbox's, so SIGTERM reached uvicorn, which shut down and re-raised it.
     assert process.returncode == -signal.SIGTERM
     assert "Synkro sandbox is ready" in out
+
+
+def test_info_file_alone_is_enough_for_the_documented_code_exchange(tmp_path: Path) -> None:
+    """docs/apis/amocrm.md: `POST {account}/oauth2/access_token` with client_id, client_secret,
+    grant_type, code and the integration's redirect_uri; a refresh sends redirect_uri again. Every
+    value comes from the info file of a real `synkro sandbox serve`, including a consent-page code
+    (bound to the registered redirect URI)."""
+    info_file = tmp_path / "sandbox.json"
+    process = subprocess.Popen(
+        [SYNKRO, "sandbox", "serve", "--port", "0", "--info-file", str(info_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=WIDE,
+    )
+    try:
+        amo = _wait_for(info_file, process)["amocrm"]
+        token_url = f"{amo['base_url']}/oauth2/access_token"
+        client = {"client_id": amo["client_id"], "client_secret": amo["client_secret"]}
+        with httpx.Client(timeout=10) as http:
+            exchange = {**client, "grant_type": "authorization_code", "redirect_uri": amo["redirect_uri"]}
+            pair = http.post(token_url, json={**exchange, "code": amo["auth_code"]})
+            assert pair.status_code == 200, pair.text
+            assert pair.json()["token_type"] == "Bearer" and pair.json()["access_token"]
+            refresh = {**client, "grant_type": "refresh_token", "redirect_uri": amo["redirect_uri"]}
+            renewed = http.post(token_url, json={**refresh, "refresh_token": pair.json()["refresh_token"]})
+            assert renewed.status_code == 200, renewed.text
+            del exchange["redirect_uri"]  # what a client built from the file got before it named one
+            refused = http.post(token_url, json={**exchange, "code": amo["auth_code"]})
+            assert refused.status_code == 400 and "redirect_uri" in refused.json()["hint"]
+
+            consent = http.post(
+                f"{amo['oauth_url']}/oauth",
+                data={"decision": "allow", "client_id": amo["client_id"], "state": "s1"},
+            )
+            assert consent.status_code == 302
+            assert consent.headers["location"].startswith(amo["redirect_uri"] + "?")
+            code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
+            exchange["redirect_uri"] = amo["redirect_uri"]
+            bound = http.post(token_url, json={**exchange, "code": code})
+            assert bound.status_code == 200, bound.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ import httpx
 import phonenumbers
 
 from sandbox.dialogs import INJECTION_TEXT
-from sandbox.scenario import SIZES, generate_scenario
+from sandbox.scenario import AWKWARD_FORMS, SIZES, generate_scenario
 from sandbox.server import SandboxServer
+from synkro.phones import extract_values
 
 NOW = 1_780_000_000.0
 
@@ -45,6 +46,8 @@ def test_phones_in_every_format_and_their_e164_is_right() -> None:
     assert any(p.e164 is None for p in raws)  # junk
     assert any(not c.phones for c in scenario.contacts)  # no phone at all
     for phone in raws:
+        if phone.form != "plain":
+            continue  # awkward forms: test_awkward_phone_forms_and_their_numbers
         if phone.e164 is None or re.search(r"\([^)]*[^\W\d][^)]*\)$", phone.raw):
             continue  # junk, or a note in brackets (phonenumbers needs it stripped first)
         parsed = phonenumbers.parse(phone.raw, "RU")
@@ -54,6 +57,25 @@ def test_phones_in_every_format_and_their_e164_is_right() -> None:
         if chat.e164:
             digits = "".join(ch for ch in chat.phone if ch.isdigit())
             assert digits[-10:] == chat.e164[-10:] or chat.e164.endswith(digits)
+
+
+def test_awkward_phone_forms_and_their_numbers() -> None:
+    """Every awkward form is generated, the loaders' extraction finds exactly the numbers the
+    generator typed, and some chats come from a number that is not its value's first."""
+    scenario = generate_scenario(3, "medium", now=NOW)
+    forms = Counter(p.form for c in scenario.contacts for p in c.phones)
+    assert set(AWKWARD_FORMS) <= set(forms), forms
+    for contact in scenario.contacts:
+        values = extract_values([p.raw for p in contact.phones], "RU")
+        assert [v.numbers for v in values] == [p.numbers for p in contact.phones], contact
+    texts = [p.raw for c in scenario.contacts for p in c.phones]
+    assert any("\n" in t for t in texts) and any(" или " in t for t in texts)
+    assert any(t.endswith("@c.us") for t in texts)
+    later = {n for c in scenario.contacts for p in c.phones for n in p.more}
+    assert any(chat.e164 in later for chat in scenario.chats)
+    plain = generate_scenario(3, "medium", now=NOW, awkward_phones=False)
+    assert plain.leads == scenario.leads and len(plain.chats) == len(scenario.chats)
+    assert all(p.form == "plain" for c in plain.contacts for p in c.phones)
 
 
 def test_ground_truth_has_every_match_kind_and_follows_the_rules() -> None:
@@ -126,6 +148,7 @@ def test_control_endpoints_ground_truth_regenerate_and_info_file(tmp_path) -> No
             "auth_code",
             "long_lived_token",
             "oauth_url",  # the consent page "Connect amoCRM" sends the browser to
+            "redirect_uri",  # the integration's registered one, which the code exchange needs
         }
         assert set(info["radist"]) == {"base_url", "company_id", "api_key"}
         assert set(info["gemini"]) == {"base_url", "api_key"}

@@ -278,17 +278,27 @@ def test_the_whole_wizard_as_an_admin(
     before = portal.cp.settings.get_settings(slug)
     page.fill("input[name=run_time]", "25:99")
     page.fill("input[name=min_dialogs]", "4")
+    page.fill("input[name=working_hours]", "18:00-09:00")
     save(page)
     expect(field_error(page, "run_time")).to_be_visible()
+    expect(field_error(page, "working_hours")).to_contain_text("later than the start")
     expect(page.locator("input[name=min_dialogs]")).to_have_value("4")
     assert portal.cp.settings.get_settings(slug) == before
     page.fill("input[name=run_time]", "21:30")
     page.select_option("select[name=timezone]", "Asia/Almaty")
     page.uncheck("input[name=schedule_enabled]")
     page.fill("input[name=ai_max_dialogs]", "120")
+    page.fill("input[name=working_hours]", "08:30-17:30")
+    page.fill("input[name=working_days]", "1-6")
+    page.fill("input[name=holidays]", "2027-01-07, 2027-01-01")
     save(page)
     expect(page.locator("[data-testid=notice][data-kind=ok]")).to_be_visible()
     after = portal.cp.settings.get_settings(slug)
+    assert (after.working_hours, after.working_days, after.holidays) == (
+        "08:30-17:30",
+        "1,2,3,4,5,6",
+        "2027-01-01,2027-01-07",
+    )
     assert (after.run_time, after.min_dialogs, after.schedule_enabled, after.ai_max_dialogs) == (
         "21:30",
         4,

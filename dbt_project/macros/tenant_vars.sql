@@ -27,3 +27,11 @@
   {%- endif -%}
   {{ (m.group(1) | int) * 60 + (m.group(2) | int) }}
 {%- endmacro %}
+
+{#
+  A phone as an owner may see it in a test report: every digit but the last four replaced by •,
+  the rest of the text (notes, separators) kept so the value can be found in the CRM.
+#}
+{% macro mask_phone(col) -%}
+  regexp_replace({{ col }}, '\d(?=(?:\D*\d){4})', '•', 'g')
+{%- endmacro %}

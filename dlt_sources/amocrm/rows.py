@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from synkro.phones import normalize_phone
+from synkro.phones import extract_values
 
 # Rows that carry this flag delete their key from the destination (dlt `hard_delete` hint).
 TOMBSTONE = "_tombstone"
@@ -46,6 +46,8 @@ PHONE_COLUMNS: dict[str, dict[str, Any]] = {
     "phone_raw": {"data_type": "text"},
     "phone_e164": {"data_type": "text"},
     "phone_valid": {"data_type": "bool"},
+    # Every valid number of the value, E.164, space-separated (`phone_e164` is the first of them).
+    "phone_numbers": {"data_type": "text"},
     "enum_code": {"data_type": "text"},
     **_TOMBSTONE_COLUMN,
 }
@@ -135,21 +137,23 @@ def _enum_code(value: dict) -> str | None:
 
 
 def contact_phone_rows(contact: dict, region: str) -> list[dict]:
-    """One row per PHONE value in order; a contact with none yields a tombstone clearing old rows."""
-    rows = []
-    for position, value in enumerate(_multitext_values(contact, "PHONE")):
-        phone = normalize_phone(value.get("value"), region)
-        rows.append(
-            {
-                "contact_id": contact["id"],
-                "position": position,
-                "phone_raw": phone.raw,
-                "phone_e164": phone.e164,
-                "phone_valid": phone.valid,
-                "enum_code": _enum_code(value),
-                TOMBSTONE: False,
-            }
-        )
+    """One row per PHONE value in order, with every number it holds; a contact with none yields
+    a tombstone clearing old rows."""
+    values = list(_multitext_values(contact, "PHONE"))
+    phones = extract_values([value.get("value") for value in values], region)
+    rows = [
+        {
+            "contact_id": contact["id"],
+            "position": position,
+            "phone_raw": phone.raw,
+            "phone_e164": phone.e164,
+            "phone_valid": phone.valid,
+            "phone_numbers": " ".join(phone.numbers) or None,
+            "enum_code": _enum_code(value),
+            TOMBSTONE: False,
+        }
+        for position, (value, phone) in enumerate(zip(values, phones, strict=True))
+    ]
     return rows or [{"contact_id": contact["id"], "position": -1, TOMBSTONE: True}]
 
 

@@ -33,37 +33,22 @@ class ScoredVersion:
     current: bool
 
 
-def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
-    row = conn.execute("select to_regclass(%s)", (f'"{schema}"."{table}"',)).fetchone()
-    return bool(row and row[0])
-
-
-def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
-    row = conn.execute(
-        "select 1 from information_schema.columns where table_schema = %s and table_name = %s "
-        "and column_name = %s",
-        (schema, table, column),
-    ).fetchone()
-    return row is not None
-
-
 def versions(conn: psycopg.Connection, slug: str, dialog_id: str) -> list[ScoredVersion]:
     """Every verdict of ``dialog_id``, newest first (empty when the tenant was never analysed)."""
     schema = analysis_schema(slug)
     parts = []
     for table, current in (("dialog_analyses", True), ("dialog_analysis_history", False)):
-        if not _exists(conn, schema, table):
+        found = conn.execute("select to_regclass(%s)", (f'"{schema}"."{table}"',)).fetchone()
+        if not found or not found[0]:
             continue
-        number = (
-            sql.Identifier("rubric_number")
-            if _has_column(conn, schema, table, "rubric_number")
-            else sql.SQL("null::integer")
-        )
+        # rubric_number via to_jsonb: tables of older releases lack the column until their next run
         parts.append(
             sql.SQL(
-                "select window_start, window_end, rubric_version, {number}, prompt_version, model, "
-                "overall_score, status, analyzed_at, {current} from {t} where dialog_id = %(d)s"
-            ).format(number=number, current=sql.Literal(current), t=sql.Identifier(schema, table))
+                "select window_start, window_end, rubric_version, "
+                "(to_jsonb(t) ->> 'rubric_number')::integer, prompt_version, model, overall_score, "
+                "status, analyzed_at, {current} "
+                "from {t} t where dialog_id = %(d)s"
+            ).format(current=sql.Literal(current), t=sql.Identifier(schema, table))
         )
     if not parts:
         return []

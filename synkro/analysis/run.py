@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field
 
-from synkro.analysis import budget
+from synkro.analysis import budget, corrections
 from synkro.analysis.batch import BatchAnalyzer, BatchPolicy
 from synkro.analysis.escalation import escalation_reason
 from synkro.analysis.gemini import (
@@ -211,6 +211,8 @@ def ensure_analysis_table(conn: psycopg.Connection, slug: str) -> None:
         )
     )
     conn.commit()
+    # Human corrections live beside the analyses, so the marts and reports can always join them.
+    corrections.ensure_table(conn, slug)
 
 
 def _archive(conn: psycopg.Connection, slug: str, row: dict[str, Any]) -> None:
@@ -395,6 +397,7 @@ def analyze_window(
     ensure_analysis_table(conn, slug)
     budget.ensure_spend_table(conn, slug)
     conn.commit()
+    corrections.remember_rubric(conn, slug, rubric)
     dialogs = _read_messages(conn, slug, window_start, window_end, context)
     summary.dialogs_in_window = len(dialogs)
     previous = _previous_ok(conn, slug, list(dialogs))

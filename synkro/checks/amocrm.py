@@ -8,8 +8,10 @@ What is verified, and why each matters (docs/apis/amocrm.md):
 - admin rights: `/api/v4/users` is admin-only, and a non-admin token silently sees a subset of leads;
 - API filters: `filter[updated_at]` is a paid add-on that is silently ignored when off, so it is
   probed with a timestamp a day ahead (an honoured filter answers 204);
-- with `--sample N`: N recent contacts with their phones, and the Radist dialogs found for them by
-  normalised phone, so the owner sees the matching work before the first report.
+- with `--sample N`: N recent contacts with every number of their phones, and the Radist dialogs
+  found for each, so the owner sees the matching work before the first report; and the matching
+  quality over all contacts and chats read (values with no valid number, chats matching no
+  contact or several), counts plus masked examples (synkro.checks.matching).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dlt_sources.amocrm import rows as amo_rows
 from dlt_sources.amocrm.sync import probe_updated_at_filter
 from dlt_sources.radist import rows as radist_rows
 from synkro.checks import CheckOptions, CheckResult
+from synkro.checks.matching import ContactPhones, match_chats, quality_report
 from synkro.clients.amocrm import AmoCRMAccountError, AmoCRMAuthError, AmoCRMClient, AmoCRMError
 from synkro.clients.amocrm_oauth import jwt_expiry, jwt_issued_at
 from synkro.clients.radist import RadistError
@@ -31,6 +34,7 @@ REFRESH_TOKEN_WARN = timedelta(days=75)
 LONG_LIVED_WARN = timedelta(days=14)
 ACCESS_WARN = timedelta(hours=1)
 SAMPLE_SCAN_PAGES = 200  # Radist contacts pages (100 each) searched for the sample's phones
+CONTACT_SCAN_PAGES = 40  # amoCRM contacts pages (250 each) read for the matching-quality figures
 
 
 def _secret(value: Any) -> str | None:
@@ -170,80 +174,118 @@ def run(tctx: Any, options: CheckOptions) -> CheckResult:
                 "incremental loads read newest-first without a filter, which costs more requests",
             )
         if options.sample > 0:
-            text, data = sample_block(tctx, client, options.sample)
-            result.extra.append(text)
-            result.data["sample"] = data
+            sample_block(tctx, client, options.sample, result)
     return result
 
 
-def sample_contacts(client: AmoCRMClient, n: int, region: str) -> list[tuple[dict, list[dict]]]:
-    """The `n` most recently updated contacts that carry at least one phone, with their phone rows."""
-    found: list[tuple[dict, list[dict]]] = []
-    for page in client.paginate("/api/v4/contacts", "contacts", {"order[updated_at]": "desc"}, limit=50):
+def read_contacts(
+    client: AmoCRMClient, n: int, region: str
+) -> tuple[list[tuple[dict, list[dict]]], ContactPhones]:
+    """The `n` most recently updated contacts that carry a phone (with their phone rows), and every
+    contact's numbers up to `CONTACT_SCAN_PAGES` pages: the matching needs all contacts, not the sample."""
+    sample: list[tuple[dict, list[dict]]] = []
+    index = ContactPhones()
+    pages = client.paginate("/api/v4/contacts", "contacts", {"order[updated_at]": "desc"}, limit=250)
+    for page_no, page in enumerate(pages, start=1):
         for contact in page:
             phones = [p for p in amo_rows.contact_phone_rows(contact, region) if not p.get("_tombstone")]
-            if phones:
-                found.append((contact, phones))
-            if len(found) >= n:
-                return found
-    return found
+            index.add(contact["id"], phones)
+            if phones and len(sample) < n:
+                sample.append((contact, phones))
+        if page_no >= CONTACT_SCAN_PAGES:
+            index.capped = True
+            break
+    return sample, index
 
 
-def sample_block(tctx: Any, client: AmoCRMClient, n: int) -> tuple[str, list[dict]]:
-    """The printable sample and the same as data: `[{contact_id, name, looked_up, phones: {e164: [chat_id]}}]`
-    (`looked_up` False: Radist was not searched, so an empty chat list means "unknown", not "none")."""
+def read_chats(tctx: Any, region: str) -> tuple[list[dict], str]:
+    """Radist chat rows (as the loader builds them) up to `SAMPLE_SCAN_PAGES` pages, and a note on
+    what was not read ("" when everything was)."""
+    if tctx.config("radist") is None:
+        return [], "no radist config: dialogs not looked up"
+    found: list[dict] = []
+    try:
+        with radist_client_for(tctx.cp, tctx.slug) as radist:
+            channels = {int(s["connection_id"]): str(s.get("type") or "") for s in radist.sources()}
+            for i, contact in enumerate(radist.contacts_with_chats()):
+                if i >= SAMPLE_SCAN_PAGES * 100:
+                    return found, f"searched the first {i} Radist contacts only"
+                found.extend(
+                    radist_rows.chat_row(contact, chat, region, channels)
+                    for chat in contact.get("chats") or []
+                )
+    except RadistError as exc:
+        return [], f"Radist lookup failed: {exc}"
+    return found, ""
+
+
+def sample_block(tctx: Any, client: AmoCRMClient, n: int, result: CheckResult) -> None:
+    """Adds to `result` the printable sample and the same as `data["sample"]`:
+    `[{contact_id, name, looked_up, phones: {e164: [chat_id]}}]` (`looked_up` False: Radist was not
+    searched, so an empty chat list means "unknown", not "none"); every number of a phone value is
+    shown, each with its dialogs. Then the matching-quality line and block
+    (synkro.checks.matching), as data under `data["matching"]`.
+    """
     region = tctx.settings.phone_region
-    sample = sample_contacts(client, n, region)
+    sample, index = read_contacts(client, n, region)
+    chat_rows, note = read_chats(tctx, region)
+    looked_up = not note.startswith("no radist") and not note.startswith("Radist lookup failed")
+    text, data = _sample_text(sample, index, chat_rows, note, looked_up)
+    result.extra.append(text)
+    result.data["sample"] = data
+    summary, block, quality = quality_report(
+        index, match_chats(index, chat_rows) if looked_up else None, note
+    )
+    problems = quality["values_without_number"] + quality.get("chats_unmatched", 0)
+    problems += quality.get("chats_ambiguous", 0)
+    result.add("matching quality", True if problems == 0 else None, summary)
+    result.extra.append(block)
+    result.data["matching"] = quality
+
+
+def _sample_text(
+    sample: list[tuple[dict, list[dict]]],
+    index: ContactPhones,
+    chat_rows: list[dict],
+    note: str,
+    looked_up: bool,
+) -> tuple[str, list[dict]]:
     if not sample:
         return "Sample: no amoCRM contact with a phone found.", []
-    wanted = {p["phone_e164"] for _, phones in sample for p in phones if p["phone_e164"]}
     chats: dict[str, list[dict]] = {}
-    note = ""
-    if tctx.config("radist") is None:
-        note = "no radist config: dialogs not looked up"
-    else:
-        try:
-            with radist_client_for(tctx.cp, tctx.slug) as radist:
-                channels = {int(s["connection_id"]): str(s.get("type") or "") for s in radist.sources()}
-                for i, contact in enumerate(radist.contacts_with_chats()):
-                    if i >= SAMPLE_SCAN_PAGES * 100:
-                        note = f"searched the first {i} Radist contacts only"
-                        break
-                    for chat in contact.get("chats") or []:
-                        row = radist_rows.chat_row(contact, chat, region, channels)
-                        if row["phone_e164"] in wanted:
-                            chats.setdefault(row["phone_e164"], []).append(row)
-        except RadistError as exc:
-            note = f"Radist lookup failed: {exc}"
+    for row in chat_rows:
+        if row["phone_e164"] in index.by_number:
+            chats.setdefault(row["phone_e164"], []).append(row)
     lines = [f"Sample: {len(sample)} recent amoCRM contacts and their Radist dialogs"]
     if note:
         lines.append(f"({note})")
     for contact, phones in sample:
         lines.append(f"contact {contact['id']} {contact.get('name') or '(no name)'}")
         for phone in phones:
-            e164 = phone["phone_e164"]
-            shown = f"  {phone['phone_raw']} → {e164 or 'invalid'}"
-            found = chats.get(e164 or "", [])
-            if not e164:
-                lines.append(f"{shown}: not matchable")
+            numbers = (phone["phone_numbers"] or "").split()
+            if not numbers:
+                lines.append(f"  {phone['phone_raw']} → invalid: not matchable")
                 continue
-            if not found:
-                lines.append(f"{shown}: no dialog" if not note.startswith("no radist") else shown)
-                continue
-            lines.append(f"{shown}: {len(found)} dialog(s)")
-            for row in sorted(found, key=lambda r: r["chat_id"]):
-                last = row["last_message_at"]
-                when = f", last message {last:%Y-%m-%d %H:%M} UTC" if last else ""
-                lines.append(f"    chat {row['chat_id']} ({row['channel'] or 'unknown channel'}{when})")
+            for number in numbers:
+                shown = f"  {phone['phone_raw']} → {number}"
+                found = chats.get(number, [])
+                if not found:
+                    lines.append(f"{shown}: no dialog" if looked_up else shown)
+                    continue
+                lines.append(f"{shown}: {len(found)} dialog(s)")
+                for row in sorted(found, key=lambda r: r["chat_id"]):
+                    last = row["last_message_at"]
+                    when = f", last message {last:%Y-%m-%d %H:%M} UTC" if last else ""
+                    lines.append(f"    chat {row['chat_id']} ({row['channel'] or 'unknown channel'}{when})")
     data = [
         {
             "contact_id": contact["id"],
             "name": contact.get("name") or None,
-            "looked_up": not note.startswith("no radist") and not note.startswith("Radist lookup failed"),
+            "looked_up": looked_up,
             "phones": {
-                p["phone_e164"]: sorted(r["chat_id"] for r in chats.get(p["phone_e164"], []))
+                number: sorted(r["chat_id"] for r in chats.get(number, []))
                 for p in phones
-                if p["phone_e164"]
+                for number in (p["phone_numbers"] or "").split()
             },
         }
         for contact, phones in sample

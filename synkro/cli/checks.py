@@ -14,7 +14,11 @@ def check(
     slug: str = typer.Argument(..., help="Tenant slug."),
     kind: str = typer.Argument(..., help="supabase, amocrm, radist, gemini or telegram."),
     sample: int = typer.Option(
-        0, "--sample", help="amocrm: show N contacts with phones and their Radist dialogs."
+        0,
+        "--sample",
+        help="amocrm: show N recent contacts with every number of their phones and the Radist dialogs "
+        "of each, plus the matching quality (phone values with no valid number, chats matching no "
+        "contact or several; masked examples).",
     ),
     send_test: bool = typer.Option(False, "--send-test", help="telegram: post a test message."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),

@@ -3,7 +3,8 @@
 Each command makes sure the local services are up (`synkro up`), submits the run through the
 instance (synkro/orchestration/launch.py — the run path the portal, the bot and the schedule share),
 and follows it: the step lines the assets record, a progress bar, and where the run waits in the
-queue. The exit code is 0 when the run succeeded and 1 otherwise; bad input exits 2 before
+queue. The exit code is 0 when the run succeeded (also `succeeded_with_warnings`: the report went out
+but a step stopped short, printed in yellow) and 1 otherwise; bad input exits 2 before
 anything runs. Ctrl-C stops following, not the run (`synkro stop SLUG` stops it).
 """
 
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -124,6 +126,13 @@ def follow(job_run_id: int, quiet: bool = False) -> int:
     if run.status == "succeeded":
         console.print(f"[green]run {run.id} succeeded[/] (Dagster run {run.dagster_run_id or '-'})")
         return 0
+    if run.status == "succeeded_with_warnings":
+        # the report went out, but a step stopped short (e.g. no scores: the Gemini key is invalid)
+        console.print(
+            f"[yellow]run {run.id} succeeded with warnings[/] (Dagster run {run.dagster_run_id or '-'}): "
+            f"{escape(run.error or '')}"
+        )
+        return 0
     err_console.print(f"run {run.id} {run.status}: {run.error or 'see the events'}", markup=False)
     err_console.print(
         f"details: synkro runs {run.tenant} --events {run.id}"
@@ -187,6 +196,9 @@ def transform(slug: str = typer.Argument(..., help="Tenant slug."), no_wait: boo
         if failed:
             err_console.print(f"failed dbt tests in {event.step}: {', '.join(failed)}", markup=False)
             code = 1
+        warned = event.data.get("warned") if event.data else None
+        if warned:  # matching quality and the like: for the owner to fix in the CRM, not a failure
+            err_console.print(f"dbt tests with warnings in {event.step}: {', '.join(warned)}", markup=False)
     raise typer.Exit(code)
 
 
@@ -270,7 +282,10 @@ def runs(
     if as_json:
         print_json([r.to_dict() for r in history])
         return
-    table = Table("id", "job", "trigger", "via", "status", "step", "window", "started", "error")
+    table = Table("id", "job", "trigger", "via")
+    table.add_column("status", no_wrap=True)  # succeeded_with_warnings must read as one word
+    for name in ("step", "window", "started", "error"):
+        table.add_column(name)
     for r in history:
         window = f"{r.window_start:%d.%m %H:%M}–{r.window_end:%d.%m %H:%M}" if r.window_start else ""
         started = f"{r.started_at:%Y-%m-%d %H:%M}" if r.started_at else ""

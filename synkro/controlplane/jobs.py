@@ -26,7 +26,10 @@ from synkro.controlplane.tables import (
 if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
 
-FINAL_STATUSES = ("succeeded", "failed", "cancelled", "skipped")
+FINAL_STATUSES = ("succeeded", "succeeded_with_warnings", "failed", "cancelled", "skipped")
+# The chain went through; with warnings a step stopped short (e.g. the analysis on an invalid key)
+# and the report went out without what that step adds.
+SUCCEEDED_STATUSES = ("succeeded", "succeeded_with_warnings")
 
 
 def _iso(value: Any) -> Any:
@@ -201,7 +204,7 @@ class JobRunRepository:
     def finish_run(self, run_id: int, status: str = "succeeded", error: str | None = None) -> JobRun:
         if status not in FINAL_STATUSES:
             raise BadInputError(f"a finished run's status must be one of: {', '.join(FINAL_STATUSES)}")
-        progress = 1.0 if status == "succeeded" else None
+        progress = 1.0 if status in SUCCEEDED_STATUSES else None
         return self.update_run(run_id, status=status, error=error, progress=progress)
 
     def add_event(

@@ -8,6 +8,7 @@ improving a default later reaches every tenant that never overrode it. Times are
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 import phonenumbers
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from synkro.controlplane import ControlPlane
 
 HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+WORKING_HOURS_RE = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+WEEKDAY_RANGE_RE = re.compile(r"^([1-7])(?:-([1-7]))?$")
 
 
 class TenantSettings(BaseModel):
@@ -94,6 +97,17 @@ class TenantSettings(BaseModel):
     stale_after_hours: int = Field(
         26, ge=1, le=24 * 14, description="A source not loaded for longer is flagged stale in the report"
     )
+    working_hours: str = Field(
+        "09:00-18:00",
+        description="Working hours HH:MM-HH:MM (end may be 24:00); response times also count within them",
+    )
+    working_days: str = Field(
+        "1,2,3,4,5",
+        description="ISO weekdays (1 = Monday … 7 = Sunday) with working hours, e.g. 1-5 or 1,2,3,4,5,6",
+    )
+    holidays: str = Field(
+        "", description="Comma-separated YYYY-MM-DD dates without working hours (public holidays)"
+    )
 
     @field_validator("day_boundary", "run_time")
     @classmethod
@@ -116,6 +130,44 @@ class TenantSettings(BaseModel):
         if not re.match(r"^[a-z]{2}$", value):
             raise ValueError("must be a two-letter language code such as ru or en")
         return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _check_working_hours(cls, value: str) -> str:
+        match = WORKING_HOURS_RE.match(value.strip().replace(" ", ""))
+        if not match:
+            raise ValueError("must be local working hours HH:MM-HH:MM, e.g. 09:00-18:00 (end may be 24:00)")
+        start, end = match.group(1), match.group(3)
+        if end <= start:
+            raise ValueError("the end must be later than the start on the same day, e.g. 09:00-18:00")
+        return f"{start}-{end}"
+
+    @field_validator("working_days")
+    @classmethod
+    def _check_working_days(cls, value: str) -> str:
+        days: set[int] = set()
+        for part in value.replace(" ", "").split(","):
+            match = WEEKDAY_RANGE_RE.match(part)
+            if not match:
+                raise ValueError(
+                    "must be ISO weekdays 1 (Monday) … 7 (Sunday), comma-separated or as a range: 1-5"
+                )
+            first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+            if last < first:
+                raise ValueError(f"the range {part} runs backwards; write it as {last}-{first}")
+            days.update(range(first, last + 1))
+        return ",".join(str(d) for d in sorted(days))
+
+    @field_validator("holidays")
+    @classmethod
+    def _check_holidays(cls, value: str) -> str:
+        days: set[date] = set()
+        for part in filter(None, (p.strip() for p in value.replace(";", ",").split(","))):
+            try:
+                days.add(date.fromisoformat(part))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a date YYYY-MM-DD, e.g. 2026-01-01") from None
+        return ",".join(d.isoformat() for d in sorted(days))
 
     def overrides(self) -> dict[str, Any]:
         """Only the values that differ from the defaults: what gets stored."""

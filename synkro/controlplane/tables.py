@@ -35,7 +35,7 @@ LANGUAGES = ("ru", "en")
 CONFIG_KINDS = ("supabase", "amocrm", "radist", "gemini", "telegram")
 CONFIG_STATUSES = ("unknown", "ok", "error", "pending")
 RUN_TRIGGERS = ("scheduled", "manual", "system")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "skipped")
+RUN_STATUSES = ("queued", "running", "succeeded", "succeeded_with_warnings", "failed", "cancelled", "skipped")
 REPORT_STATUSES = ("draft", "ready", "sent", "failed")
 EVENT_LEVELS = ("debug", "info", "warning", "error")
 

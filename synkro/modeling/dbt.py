@@ -64,6 +64,9 @@ def dbt_vars(slug: str, settings: TenantSettings, timezone: str) -> dict[str, st
         "timezone": timezone,
         "day_boundary": settings.day_boundary,
         "phone_region": settings.phone_region,
+        "working_hours": settings.working_hours,
+        "working_days": settings.working_days,
+        "holidays": settings.holidays,
     }
 
 

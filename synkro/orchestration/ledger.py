@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synkro.controlplane import ControlPlane, DuplicateRunError
-from synkro.controlplane.jobs import FINAL_STATUSES, JobRun, JobRunEvent
+from synkro.controlplane.jobs import FINAL_STATUSES, SUCCEEDED_STATUSES, JobRun, JobRunEvent
 from synkro.orchestration import tags
 
 # Step order of the full chain; progress is the share of steps started.
@@ -142,6 +142,19 @@ class RunLedger:
         # The step leads the error so `synkro runs` shows which step failed, even after later steps ran.
         self.jobs.update_run(job_run_id, step=step, error=f"{step}: {text}")
 
+    def step_warning(self, job_run_id: int, step: str, text: str) -> None:
+        """The step stopped short without failing the chain (the analysis on an invalid key, a
+        quota or the budget: the report still goes out, without scores). The run then ends
+        `succeeded_with_warnings` naming the step, not a plain success."""
+        self.record_step(job_run_id, step, text)
+        self.jobs.add_event(job_run_id, f"{step} stopped: {text}", step=step, level="warning")
+        warnings = [w for w in self.warnings(job_run_id) if not w.startswith(f"{step}: ")]
+        self.jobs.update_run(job_run_id, details={"warnings": [*warnings, f"{step}: {text}"]})
+
+    def warnings(self, job_run_id: int) -> list[str]:
+        """The `step: reason` lines of the steps that stopped short in this run (latest per step)."""
+        return list(self.jobs.get_run(job_run_id).details.get("warnings", []))
+
     def record_step(self, job_run_id: int, step: str, state: str) -> None:
         steps = self.step_states(job_run_id)
         steps[step] = state
@@ -173,6 +186,9 @@ class RunLedger:
     ) -> JobRun:
         """Record how a Dagster run ended: `outcome` is succeeded, failed or cancelled.
 
+        A succeeded run in which a step stopped short (`step_warning`) ends
+        `succeeded_with_warnings`, its error naming the step and the reason.
+
         A forced report whose only failures were loads or dbt stays open: the report-only run
         (requested by the failure sensor under the same rule) is still to come, and the row closes
         when that one ends — failed, because a step of the run did fail.
@@ -199,6 +215,11 @@ class RunLedger:
             if not row.error:
                 self.jobs.add_event(row.id, f"run failed: {error}", level="error")
             return self.jobs.finish_run(row.id, "failed", error=error)
+        warnings = row.details.get("warnings") or []
+        if warnings:
+            note = "run succeeded with warnings: " + "; ".join(warnings)
+            self.jobs.add_event(row.id, note, level="warning")
+            return self.jobs.finish_run(row.id, "succeeded_with_warnings", error="; ".join(warnings))
         return self.jobs.finish_run(row.id, "succeeded")
 
 
@@ -239,7 +260,7 @@ def step_progress(row: JobRun, events: Iterable[JobRunEvent]) -> list[StepProgre
             if state == "waiting":
                 status[step] = "skipped"
             elif state == "running":
-                status[step] = "done" if row.status == "succeeded" else "failed"
+                status[step] = "done" if row.status in SUCCEEDED_STATUSES else "failed"
     return [StepProgress(step, status[step], summary[step]) for step in STEPS]
 
 

@@ -21,6 +21,8 @@ FULL_LOAD = "synkro/full"
 JOB_RUN_ID = "synkro/job_run_id"
 # A report-only run after a failed load or dbt step; it shares the job_runs row of the failed run.
 FALLBACK = "synkro/fallback"
+# Steps that stopped short without failing the run ("analysis"): the run ends succeeded_with_warnings.
+WARNINGS = "synkro/warnings"
 # Who submitted the run (cli, portal, bot, schedule); informational, shown in the Dagster UI.
 LAUNCHED_BY = "synkro/launched_by"
 

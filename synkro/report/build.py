@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from synkro import trends
+from synkro.analysis import corrections
 from synkro.analysis.budget import BUDGET_REASON
 from synkro.report.model import (
     AISpend,
@@ -27,8 +28,10 @@ from synkro.report.model import (
     Report,
     ReportWindow,
     SourceFreshness,
+    Unlinked,
 )
 from synkro.report.render import local_time, report_date
+from synkro.report.sentences import without_repeated_sentences
 
 if TYPE_CHECKING:
     from synkro.controlplane.settings import TenantSettings
@@ -57,10 +60,47 @@ def _column_exists(conn: psycopg.Connection, schema: str, table: str, column: st
     return row is not None
 
 
+def working_seconds_available(conn: psycopg.Connection, slug: str) -> bool:
+    """Whether the tenant's ``working_seconds`` function exists (dbt creates it on every run)."""
+    row = conn.execute(
+        "select to_regprocedure(%s)",
+        (f'"{slug}_marts".working_seconds(timestamptz, timestamptz, text, time, time, integer[], date[])',),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _working_seconds_sql(slug: str, settings: TenantSettings | None) -> sql.Composable:
+    """The working-hours part of ``first_inbound_at → first_reply_at``, or NULL without a calendar.
+
+    The rule is the warehouse's own function (dbt_project/macros/working_time.sql), so the report
+    and the marts cannot disagree; here it only gets the tenant's calendar for the window.
+    """
+    if settings is None:
+        return sql.SQL("null::double precision")
+    start, end = settings.working_hours.split("-")
+    days = [int(d) for d in settings.working_days.split(",")]
+    holidays = [date.fromisoformat(d) for d in settings.holidays.split(",") if d]
+    return sql.SQL(
+        "{fn}(p.first_inbound_at, r.first_reply_at, %(zone)s, {start}::time, {end}::time, "
+        "{days}::integer[], {holidays}::date[])"
+    ).format(
+        fn=sql.Identifier(f"{slug}_marts", "working_seconds"),
+        start=sql.Literal(start),
+        end=sql.Literal(end),
+        days=sql.Literal(days),
+        holidays=sql.Literal(holidays),
+    )
+
+
 def _dialog_stats(
-    conn: psycopg.Connection, slug: str, window: ReportWindow, followup: timedelta
+    conn: psycopg.Connection,
+    slug: str,
+    window: ReportWindow,
+    followup: timedelta,
+    calendar: TenantSettings | None = None,
 ) -> list[dict[str, Any]]:
-    """Per dialog active in the window: counts, first response, left waiting, manager and lead.
+    """Per dialog active in the window: counts, first response (raw and, with ``calendar``, within
+    working hours), left waiting, manager and lead.
 
     Left waiting: the customer has the last word at the window's end and has been waiting (since
     the first message after the company's last reply) for at least ``followup``; a question asked
@@ -88,27 +128,41 @@ def _dialog_stats(
                 (select max(o.sent_at) from w o where o.dialog_id = i.dialog_id and o.direction = 'outbound'),
                 '-infinity'::timestamptz)
             group by i.dialog_id
+        ), first_reply as (
+            select p.dialog_id, (
+                select min(o.sent_at) from w o
+                where o.dialog_id = p.dialog_id and o.direction = 'outbound'
+                  and o.sent_at > p.first_inbound_at
+            ) as first_reply_at
+            from per_dialog p
         )
         select p.dialog_id::text, p.messages_in, p.messages_out,
-               extract(epoch from (
-                   select min(o.sent_at) from w o
-                   where o.dialog_id = p.dialog_id and o.direction = 'outbound'
-                     and o.sent_at > p.first_inbound_at
-               ) - p.first_inbound_at)::double precision as first_response_seconds,
+               extract(epoch from r.first_reply_at - p.first_inbound_at)::double precision
+                   as first_response_seconds,
+               {working}::double precision as first_response_working_seconds,
                (l.direction = 'inbound' and wt.since <= %(waiting_from)s) as left_waiting,
                coalesce(d.manager_name, %(unassigned)s) as manager_name,
                d.lead_id
         from per_dialog p
+        join first_reply r on r.dialog_id = p.dialog_id
         join last_msg l on l.dialog_id = p.dialog_id
         left join waiting wt on wt.dialog_id = p.dialog_id
         left join {dialogs} d on d.dialog_id = p.dialog_id
         order by p.dialog_id
         """
-    ).format(msgs=sql.Identifier(marts, "fct_dialog_messages"), dialogs=sql.Identifier(marts, "fct_dialogs"))
-    waiting_from = window.end - followup
-    cur = conn.execute(
-        query, {"s": window.start, "e": window.end, "unassigned": UNASSIGNED, "waiting_from": waiting_from}
+    ).format(
+        msgs=sql.Identifier(marts, "fct_dialog_messages"),
+        dialogs=sql.Identifier(marts, "fct_dialogs"),
+        working=_working_seconds_sql(slug, calendar),
     )
+    params = {
+        "s": window.start,
+        "e": window.end,
+        "unassigned": UNASSIGNED,
+        "waiting_from": window.end - followup,
+        "zone": window.timezone,
+    }
+    cur = conn.execute(query, params)
     cols = [c.name for c in cur.description or []]
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
@@ -149,6 +203,35 @@ def _analyses(conn: psycopg.Connection, slug: str, window: ReportWindow) -> list
     return [dict(zip(cols, row, strict=True)) for row in cur]
 
 
+def _human_scores(
+    conn: psycopg.Connection, slug: str, window: ReportWindow
+) -> dict[str, tuple[int, int, int]]:
+    """Per dialog analysed in the window: (overall with human values, corrected criteria, open disputes).
+
+    Only dialogs with any human correction or open dispute are returned; a tenant without the
+    corrections table has none.
+    """
+    if not corrections.table_exists(conn, slug) or not corrections.relation_exists(
+        conn, slug, corrections.WEIGHTS_TABLE
+    ):
+        return {}
+    query = (
+        "select dialog_id, corrected_overall, corrected_criteria, disputed_criteria "
+        f"from {corrections.human_overall_sql(slug, per_window=True)} as h "
+        "where window_start = %s and window_end = %s and (corrected_criteria > 0 or disputed_criteria > 0)"
+    )
+    return {row[0]: tuple(row[1:]) for row in conn.execute(query, (window.start, window.end))}
+
+
+def _apply_human_values(ok: list[dict[str, Any]], human: dict[str, tuple[int, int, int]]) -> None:
+    """Replace each corrected dialog's overall score by the human one; the AI's stays in ``ai_score``."""
+    for a in ok:
+        a["ai_score"] = a["overall_score"]
+        corrected = human.get(a["dialog_id"])
+        if corrected is not None and corrected[1] > 0 and corrected[0] is not None:
+            a["overall_score"] = corrected[0]
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -164,17 +247,36 @@ def _highlight(
     scored = [c for c in criteria if c.get("score") is not None]  # N/A criteria carry no score
     worst = min(scored, key=lambda c: c["score"], default=None)
     lead_id = stat.get("lead_id") if stat else None
+    evidence = (worst or {}).get("evidence", "") or ""
+    summary, recommendation = without_repeated_sentences(
+        [a.get("summary") or "", a.get("recommendation") or ""], already_said=[evidence]
+    )
     return DialogHighlight(
         dialog_id=a["dialog_id"],
         manager_name=(stat or {}).get("manager_name") or UNASSIGNED,
         score=a.get("overall_score"),
+        ai_score=a.get("ai_score"),
         risk_flags=_as_list(a.get("risk_flags")),
-        evidence=(worst or {}).get("evidence", "") or "",
-        summary=a.get("summary") or "",
-        recommendation=a.get("recommendation") or "",
+        evidence=evidence,
+        summary=summary,
+        recommendation=recommendation,
         lead_id=lead_id,
         lead_url=lead_url(amocrm_base_url, lead_id),
     )
+
+
+_WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+
+
+def working_hours_label(settings: TenantSettings) -> str:
+    """The tenant's calendar as the report names it, e.g. "пн–пт 09:00–18:00, кроме праздников"."""
+    days = [int(d) for d in settings.working_days.split(",")]
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        day_text = f"{_WEEKDAYS[days[0] - 1]}–{_WEEKDAYS[days[-1] - 1]}"
+    else:
+        day_text = ", ".join(_WEEKDAYS[d - 1] for d in days)
+    label = f"{day_text} {settings.working_hours.replace('-', '–')}"
+    return label + (", кроме праздников" if settings.holidays else "")
 
 
 def lead_url(amocrm_base_url: str | None, lead_id: int | None) -> str | None:
@@ -182,6 +284,21 @@ def lead_url(amocrm_base_url: str | None, lead_id: int | None) -> str | None:
     if not amocrm_base_url or lead_id is None:
         return None
     return f"{amocrm_base_url.rstrip('/')}/leads/detail/{lead_id}"
+
+
+def _unlinked(conn: psycopg.Connection, slug: str, dialog_ids: list[str]) -> Unlinked:
+    """How many of the window's dialogs have no deal, and why (fct_dialogs.match_status)."""
+    out = Unlinked()
+    if not dialog_ids:
+        return out
+    query = sql.SQL(
+        "select count(*) filter (where match_status = 'unmatched'), "
+        "count(*) filter (where match_status <> 'unmatched') "
+        "from {} where dialog_id::text = any(%s) and lead_id is null"
+    ).format(sql.Identifier(f"{slug}_marts", "fct_dialogs"))
+    out.no_contact, out.no_lead = conn.execute(query, (dialog_ids,)).fetchone()
+    out.dialogs = out.no_contact + out.no_lead
+    return out
 
 
 def _freshness(
@@ -277,14 +394,25 @@ def build_report(
         report.kind = "notice"
         return report
 
-    stats = _dialog_stats(conn, slug, window, timedelta(minutes=settings.followup_window_minutes))
+    working = working_seconds_available(conn, slug)
+    if working:
+        report.working_hours = working_hours_label(settings)
+    else:
+        report.notes.append(
+            "Время ответа в рабочие часы не посчитано: витрины построены до его появления "
+            f"(пересоберите их: synkro run {slug}). Показано время по часам."
+        )
+    followup = timedelta(minutes=settings.followup_window_minutes)
+    stats = _dialog_stats(conn, slug, window, followup, settings if working else None)
     by_id = {s["dialog_id"]: s for s in stats}
     h = report.headline
     h.dialogs = len(stats)
     h.messages_in = sum(s["messages_in"] for s in stats)
     h.messages_out = sum(s["messages_out"] for s in stats)
     h.median_first_response_seconds = _median([s["first_response_seconds"] for s in stats])
+    h.median_first_response_working_seconds = _median([s["first_response_working_seconds"] for s in stats])
     h.left_waiting = sum(1 for s in stats if s["left_waiting"])
+    report.unlinked = _unlinked(conn, slug, list(by_id))
     if _exists(conn, marts, "dim_leads") and _column_exists(conn, marts, "dim_leads", "created_at"):
         h.new_leads = conn.execute(
             sql.SQL("select count(*) from {} where created_at >= %s and created_at < %s").format(
@@ -304,10 +432,17 @@ def build_report(
     analyses = _analyses(conn, slug, window)
     rows = [a for a in (analyses or []) if a["dialog_id"] in by_id]
     ok = [a for a in rows if a["status"] == "ok" and a["overall_score"] is not None]
+    human = _human_scores(conn, slug, window)
+    _apply_human_values(ok, human)
     scores_by_dialog = {a["dialog_id"]: a["overall_score"] for a in ok}
     q = report.quality
     q.analyzed, q.failed = len(ok), sum(1 for a in rows if a["status"] == "failed")
     q.not_analyzed = h.dialogs - q.analyzed
+    in_report = {a["dialog_id"] for a in ok}
+    corrected = {d: c for d, c in human.items() if d in in_report}
+    q.corrected_verdicts = sum(c[1] for c in corrected.values())
+    q.corrected_dialogs = sum(1 for c in corrected.values() if c[1] > 0)
+    q.disputed_verdicts = sum(c[2] for c in corrected.values())
     if ok:
         scores = [a["overall_score"] for a in ok]
         q.average = round(sum(scores) / len(scores), 1)
@@ -336,6 +471,9 @@ def build_report(
                 manager_name=name,
                 dialogs=len(items),
                 median_first_response_seconds=_median([s["first_response_seconds"] for s in items]),
+                median_first_response_working_seconds=_median(
+                    [s["first_response_working_seconds"] for s in items]
+                ),
                 left_waiting=sum(1 for s in items if s["left_waiting"]),
                 average_score=round(sum(scored) / len(scored), 1) if scored else None,
             )

@@ -1,4 +1,5 @@
-"""A PNG chart of the managers: average score and median first response, side by side.
+"""A PNG chart of the managers: average score and median first response (working hours when
+known, as the text report), side by side.
 
 Why a picture: a table of numbers in a chat is hard to compare; two bar charts show at a glance
 who answers slowly and who scores low. Agg backend: no display on servers.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 
 from synkro.report.model import Report
+from synkro.report.render import manager_response_seconds
 
 
 def manager_chart_png(report: Report) -> bytes | None:
@@ -24,7 +26,7 @@ def manager_chart_png(report: Report) -> bytes | None:
 
     names = [m.manager_name[:24] for m in managers]
     scores = [m.average_score or 0 for m in managers]
-    minutes = [(m.median_first_response_seconds or 0) / 60 for m in managers]
+    minutes = [(manager_response_seconds(report, m) or 0) / 60 for m in managers]
     height = max(2.5, 0.45 * len(names) + 1.2)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, height), sharey=True)
     try:
@@ -33,7 +35,8 @@ def manager_chart_png(report: Report) -> bytes | None:
         ax1.set_title("Средняя оценка")
         ax1.invert_yaxis()
         ax2.barh(names, minutes, color="#f58518")
-        ax2.set_title("Медиана первого ответа, мин")
+        which = "в рабочее время" if report.working_hours else "по часам"
+        ax2.set_title(f"Медиана первого ответа {which}, мин")
         label = report.window.label or f"{report.window.start:%d.%m.%Y}"
         fig.suptitle(f"Менеджеры — {label}")
         fig.tight_layout()

@@ -26,6 +26,8 @@ class Headline(BaseModel):
     messages_in: int = 0
     messages_out: int = 0
     median_first_response_seconds: float | None = None
+    # the same wait counted only within the tenant's working hours (None when not computed)
+    median_first_response_working_seconds: float | None = None
     left_waiting: int = 0
 
 
@@ -37,6 +39,10 @@ class Quality(BaseModel):
     minimum: int | None = None
     maximum: int | None = None
     stddev: float | None = None
+    # Human corrections (synkro.analysis.corrections): scores above already use the human values.
+    corrected_verdicts: int = 0
+    corrected_dialogs: int = 0
+    disputed_verdicts: int = 0
 
 
 class ManagerRow(BaseModel):
@@ -45,6 +51,7 @@ class ManagerRow(BaseModel):
     median_first_response_seconds: float | None
     left_waiting: int
     average_score: float | None
+    median_first_response_working_seconds: float | None = None
 
 
 class ManagerVsUsual(BaseModel):
@@ -66,6 +73,7 @@ class DialogHighlight(BaseModel):
     dialog_id: str
     manager_name: str
     score: int | None
+    ai_score: int | None = None  # the AI's overall when humans corrected the score
     risk_flags: list[str] = Field(default_factory=list)
     evidence: str = ""
     summary: str = ""
@@ -79,6 +87,16 @@ class SourceFreshness(BaseModel):
     last_load_at: datetime | None
     last_data_at: datetime | None
     stale: bool
+
+
+class Unlinked(BaseModel):
+    """Dialogs of the window whose messages count but that no deal (lead) was linked to: the
+    chat's phone is no contact's number (`no_contact`, a CRM fix for the owner) or the contact
+    has no lead (`no_lead`)."""
+
+    dialogs: int = 0
+    no_contact: int = 0
+    no_lead: int = 0
 
 
 class AISpend(BaseModel):
@@ -106,6 +124,9 @@ class Report(BaseModel):
     best: DialogHighlight | None = None
     ai_spend: AISpend = Field(default_factory=AISpend)
     freshness: list[SourceFreshness] = Field(default_factory=list)
+    unlinked: Unlinked = Field(default_factory=Unlinked)
     analysis_available: bool = True
+    # the calendar response times were counted in, e.g. "пн–пт 09:00–18:00"; None = raw times only
+    working_hours: str | None = None
     problems: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)

@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from synkro.report.model import AISpend, DialogHighlight, Report
+from synkro.report.model import AISpend, DialogHighlight, ManagerRow, Report
 
 TELEGRAM_LIMIT = 4096
 
@@ -108,6 +108,8 @@ def _spend_line(s: AISpend) -> str:
 def _dialog_block(d: DialogHighlight) -> str:
     flags = ", ".join(_FLAG_TITLES.get(f, f) for f in d.risk_flags)
     title = f"<b>{esc(d.manager_name)}</b> · оценка {_score(d.score)}"
+    if d.ai_score is not None and d.ai_score != d.score:
+        title += f" (ИИ: {_score(d.ai_score)})"
     if d.lead_url:
         title += f' · <a href="{html.escape(d.lead_url, quote=True)}">сделка {esc(d.lead_id)}</a>'
     lines = [title]
@@ -122,6 +124,27 @@ def _dialog_block(d: DialogHighlight) -> str:
     return "\n".join(lines)
 
 
+def _first_response_line(report: Report) -> str:
+    """The headline's response time, saying which it is: within working hours (the fair figure a
+    manager is judged by, raw beside it) or, when the calendar figure is missing, raw clock time."""
+    h = report.headline
+    raw = _duration(h.median_first_response_seconds)
+    if not report.working_hours:
+        return f"Медиана первого ответа (по часам): <b>{raw}</b>"
+    working = _duration(h.median_first_response_working_seconds)
+    return (
+        f"Медиана первого ответа в рабочее время ({esc(report.working_hours)}): <b>{working}</b> · "
+        f"по часам: {raw}"
+    )
+
+
+def manager_response_seconds(report: Report, m: ManagerRow) -> float | None:
+    """The manager's median first response the report shows: working-hours when it has them."""
+    return (
+        m.median_first_response_working_seconds if report.working_hours else m.median_first_response_seconds
+    )
+
+
 def against_usual_paragraph(report: Report) -> str:
     """One line per manager: today, and in brackets their median day of the last 4 weeks."""
     lines = ["<b>Сегодня и обычно</b> (в скобках — медиана за 4 нед.)"]
@@ -133,6 +156,19 @@ def against_usual_paragraph(report: Report) -> str:
             f"оценка {_score(m.score)} ({_score(m.usual_score)})"
         )
     return "\n".join(lines)
+
+
+def _corrections_line(report: Report) -> str:
+    """How many verdicts humans corrected (the scores above already use their values) and disputed."""
+    q = report.quality
+    parts = []
+    if q.corrected_verdicts:
+        n = q.corrected_dialogs
+        where = "диалоге" if n % 10 == 1 and n % 100 != 11 else "диалогах"
+        parts.append(f"исправлено людьми оценок: {q.corrected_verdicts} в {n} {where}")
+    if q.disputed_verdicts:
+        parts.append(f"оспорено и ждёт ответа: {q.disputed_verdicts}")
+    return ("\n" + "; ".join(parts).capitalize()) if parts else ""
 
 
 def paragraphs(report: Report) -> list[str]:
@@ -150,7 +186,7 @@ def paragraphs(report: Report) -> list[str]:
             [
                 f"Диалогов: <b>{h.dialogs}</b> · новых сделок: <b>{new_leads}</b>",
                 f"Сообщений: входящих {h.messages_in}, исходящих {h.messages_out}",
-                f"Медиана первого ответа: <b>{_duration(h.median_first_response_seconds)}</b>",
+                _first_response_line(report),
                 f"Клиентов осталось без ответа: <b>{h.left_waiting}</b>",
             ]
         )
@@ -160,10 +196,12 @@ def paragraphs(report: Report) -> list[str]:
         out.append(
             f"Качество: средняя оценка <b>{_score(q.average)}</b> (от {_score(q.minimum)} до "
             f"{_score(q.maximum)}, разброс ±{_score(q.stddev)}), оценено {q.analyzed} из {h.dialogs}"
+            + _corrections_line(report)
         )
-    rows = ["<b>Менеджеры</b> (диалоги · медиана ответа · без ответа · оценка)"]
+    which = "в рабочее время" if report.working_hours else "по часам"
+    rows = [f"<b>Менеджеры</b> (диалоги · медиана ответа {which} · без ответа · оценка)"]
     rows += [
-        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(m.median_first_response_seconds)} · "
+        f"{esc(m.manager_name)}: {m.dialogs} · {_duration(manager_response_seconds(report, m))} · "
         f"{m.left_waiting} · {_score(m.average_score)}"
         for m in report.managers
     ]
@@ -186,8 +224,23 @@ def paragraphs(report: Report) -> list[str]:
         for f in report.freshness
     ]
     if fresh:
-        out.append("Свежесть данных: " + "; ".join(fresh))
+        out.append("Свежесть данных: " + "; ".join(fresh) + _unlinked_sentence(report))
     return out
+
+
+def _unlinked_sentence(report: Report) -> str:
+    """The day's dialogs without a deal, next to freshness: both say how complete the figures are."""
+    u = report.unlinked
+    if not report.headline.dialogs:
+        return ""
+    if not u.dialogs:
+        return f". Все {report.headline.dialogs} диалог(ов) периода привязаны к сделкам."
+    why = []
+    if u.no_contact:
+        why.append(f"{u.no_contact} — номер чата не найден у контактов amoCRM")
+    if u.no_lead:
+        why.append(f"{u.no_lead} — у контакта нет сделки")
+    return f". Не привязано к сделке: {u.dialogs} из {report.headline.dialogs} диалог(ов) ({'; '.join(why)})."
 
 
 def split_messages(parts: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

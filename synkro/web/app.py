@@ -29,7 +29,20 @@ from synkro.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
 # Route modules, each with `router`; their order is the order FastAPI matches paths in.
-ROUTE_MODULES = ["auth", "tenant", "oauth", "settings", "runs", "reports", "users", "rubric", "managers"]
+ROUTE_MODULES = [
+    "auth",
+    "tenant",
+    "oauth",
+    "settings",
+    "runs",
+    "reports",
+    "users",
+    "rubric",
+    "managers",
+    "dialogs",
+    "verdicts",
+    "calibration",
+]
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 429}
 # No inline script or style: every script is a file of ours under /static (no CDN either).
 # `form-action` covers where a form's redirect lands too: Connect amoCRM's POST answers 303 to

@@ -1,7 +1,11 @@
 """Gemini scores every dialog with activity in the report window (`<slug>_analysis.dialog_analyses`).
 
 When Gemini is not configured or refuses (invalid key, billing, quota), the step records why and
-ends without raising: the report must still go out with the hard metrics and a plain note.
+ends without raising: the report must still go out with the hard metrics and a plain note. An
+analysis that stopped short — Gemini refused, or the AI budget left dialogs out — is not a plain
+success: the step warns (`RunMirror.warned`), so the run ends `succeeded_with_warnings` in the run
+ledger and carries the `synkro/warnings` tag in Dagster, and the asset check `analysis_complete`
+fails with severity WARN, naming the reason.
 """
 
 import dagster as dg
@@ -14,14 +18,35 @@ from synkro_dagster.partitions import tenant_partitions
 from synkro_dagster.resources import SynkroResource
 from synkro_dagster.window import run_window
 
+ANALYSES = dg.AssetKey(["dialog_analyses"])
+COMPLETE_CHECK = "analysis_complete"
+
+
+def _complete(passed: bool, reason: str | None = None) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=COMPLETE_CHECK,
+        asset_key=ANALYSES,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"reason": reason} if reason else {},
+    )
+
 
 @dg.asset(
-    key=dg.AssetKey(["dialog_analyses"]),
+    key=ANALYSES,
     partitions_def=tenant_partitions,
     deps=[dg.AssetKey(["marts", "fct_dialogs"]), dg.AssetKey(["marts", "fct_dialog_messages"])],
     group_name="analysis",
     pool=pools.GEMINI,
     kinds={"python", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            COMPLETE_CHECK,
+            asset=ANALYSES,
+            description="Every dialog of the window was scored or unchanged: Gemini did not stop the "
+            "analysis (invalid key, quota, billing) and the AI budget left none out.",
+        )
+    ],
 )
 def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -> dg.MaterializeResult:
     """One structured Gemini verdict per dialog of the window, skipping unchanged dialogs."""
@@ -35,7 +60,9 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
         note = "Gemini is not configured for this tenant; dialogs were not scored"
         mirror.done("analysis", note, level="warning")
         mirror.record_step("analysis", note)
-        return dg.MaterializeResult(metadata={"status": "not configured"})
+        return dg.MaterializeResult(
+            metadata={"status": "not configured"}, check_results=[_complete(False, note)]
+        )
     try:
         with connect(tctx.warehouse_url()) as conn:
             summary = analyze_window(
@@ -51,10 +78,12 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
             )
     except AnalysisStopped as exc:
         tctx.cp.configs.set_config_status(tctx.slug, "gemini", "error", error=str(exc))
-        context.log.error(f"analysis stopped: {exc}")
-        mirror.failed("analysis", str(exc))
+        mirror.warned("analysis", str(exc))
         summary = exc.summary
-        return dg.MaterializeResult(metadata={"status": "stopped", "reason": str(exc), **_figures(summary)})
+        return dg.MaterializeResult(
+            metadata={"status": "stopped", "reason": str(exc), **_figures(summary)},
+            check_results=[_complete(False, str(exc))],
+        )
     except Exception as exc:
         mirror.fail("analysis", exc)
     message = (
@@ -71,7 +100,17 @@ def dialog_analyses(context: dg.AssetExecutionContext, synkro: SynkroResource) -
     if summary.escalation:
         message += f"; {summary.escalation['rescored']} re-scored by {summary.escalation['model']}"
     mirror.done("analysis", message, _figures(summary))
-    return dg.MaterializeResult(metadata={"status": "ok", **_figures(summary)})
+    if summary.left_out:
+        why = min(summary.left_out.values())
+        reason = f"{len(summary.left_out)} of {summary.dialogs_in_window} dialogs left unscored ({why})"
+        mirror.warned("analysis", reason)
+        return dg.MaterializeResult(
+            metadata={"status": "budget", "reason": reason, **_figures(summary)},
+            check_results=[_complete(False, reason)],
+        )
+    return dg.MaterializeResult(
+        metadata={"status": "ok", **_figures(summary)}, check_results=[_complete(True)]
+    )
 
 
 def _figures(summary) -> dict:

@@ -1,5 +1,6 @@
 -- Dialog ↔ contact ↔ lead match, on the E.164 phone. Rules:
---   1. A chat matches the (not deleted) amoCRM contacts that carry its phone among their phones.
+--   1. A chat matches the (not deleted) amoCRM contacts that carry its phone among the numbers of
+--      their phone values (int_amocrm__contact_phone_numbers: every number of every value).
 --   2. One contact → `matched`. Several contacts → `ambiguous`, and the chat goes to the contact
 --      with the most recently updated open lead; if none of them has an open lead, to the one with
 --      the most recently updated closed lead; contacts without leads come last; remaining ties go
@@ -21,10 +22,9 @@ chats as (
 ),
 
 contact_phones as (
-    select distinct p.contact_id, p.phone_e164
-    from {{ ref('stg_amocrm__contact_phones') }} as p
+    select p.contact_id, p.phone_e164
+    from {{ ref('int_amocrm__contact_phone_numbers') }} as p
     inner join {{ ref('stg_amocrm__contacts') }} as c on c.contact_id = p.contact_id
-    where p.phone_e164 is not null
 ),
 
 candidates as (

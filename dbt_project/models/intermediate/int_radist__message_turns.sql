@@ -1,6 +1,9 @@
 -- Every message with its place in the conversation's turns.
 -- A customer turn starts at the first of consecutive inbound messages (a burst is one turn); the
--- reply is the next outbound message after the turn start; response seconds = reply − turn start.
+-- reply is the next outbound message after the turn start (whoever of the company sends it: any
+-- manager's reply ends the wait); response seconds = reply − turn start, and
+-- response_working_seconds the part of that wait inside the tenant's working hours
+-- (macros/working_time.sql).
 -- Messages are ordered by (sent_at, message_id) so ties are stable.
 with messages as (
     select
@@ -36,5 +39,8 @@ select
     case when starts_turn then next_outbound_at end as reply_at,
     case
         when starts_turn then extract(epoch from next_outbound_at - sent_at)::double precision
-    end as response_seconds
+    end as response_seconds,
+    case
+        when starts_turn and next_outbound_at is not null then {{ working_seconds('sent_at', 'next_outbound_at') }}
+    end as response_working_seconds
 from marked

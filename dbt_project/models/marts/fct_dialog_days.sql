@@ -67,13 +67,19 @@ days as (
         count(*) filter (where starts_turn and reply_at is not null) as turns_answered,
         min(sent_at) as first_message_at,
         max(sent_at) as last_message_at,
-        max(source_load_id::numeric) as max_load_id
+        max(source_load_id::numeric) as max_load_id,
+        percentile_cont(0.5) within group (order by response_seconds)
+            filter (where starts_turn and response_seconds is not null) as median_response_seconds,
+        percentile_cont(0.5) within group (order by response_working_seconds)
+            filter (where starts_turn and response_working_seconds is not null)
+            as median_response_working_seconds
     from scoped
     group by dialog_id, business_date
 ),
 
 first_turn as (
-    select distinct on (dialog_id, business_date) dialog_id, business_date, response_seconds, sent_at
+    select distinct on (dialog_id, business_date)
+        dialog_id, business_date, response_seconds, response_working_seconds, sent_at
     from scoped
     where starts_turn
     order by dialog_id, business_date, sent_at, message_id
@@ -109,7 +115,10 @@ select
     (case when lm.direction = 'inbound' then w.waiting_since end)::timestamptz as waiting_since,
     d.first_message_at::timestamptz as first_message_at,
     d.last_message_at::timestamptz as last_message_at,
-    d.max_load_id::text as source_load_id
+    d.max_load_id::text as source_load_id,
+    ft.response_working_seconds::double precision as first_response_working_seconds,
+    d.median_response_seconds::double precision as median_response_seconds,
+    d.median_response_working_seconds::double precision as median_response_working_seconds
 from days as d
 left join first_turn as ft on ft.dialog_id = d.dialog_id and ft.business_date = d.business_date
 left join last_message as lm on lm.dialog_id = d.dialog_id and lm.business_date = d.business_date

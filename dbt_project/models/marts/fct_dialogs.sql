@@ -13,13 +13,19 @@ message_stats as (
         count(*) filter (where direction = 'inbound') as messages_inbound,
         count(*) filter (where direction = 'outbound') as messages_outbound,
         percentile_cont(0.5) within group (order by response_seconds)
-            filter (where starts_turn and response_seconds is not null) as median_response_seconds
+            filter (where starts_turn and response_seconds is not null) as median_response_seconds,
+        percentile_cont(0.5) within group (order by response_working_seconds)
+            filter (where starts_turn and response_working_seconds is not null)
+            as median_response_working_seconds
     from {{ ref('int_radist__message_turns') }}
     group by dialog_id
 ),
 
 first_turn as (
-    select distinct on (dialog_id) dialog_id, response_seconds as first_response_seconds
+    select distinct on (dialog_id)
+        dialog_id,
+        response_seconds as first_response_seconds,
+        response_working_seconds as first_response_working_seconds
     from {{ ref('int_radist__message_turns') }}
     where starts_turn
     order by dialog_id, sent_at, message_id
@@ -57,7 +63,9 @@ select
     s.median_response_seconds::double precision as median_response_seconds,
     coalesce(lm.last_direction = 'inbound', false)::boolean as awaiting_reply,
     (case when lm.last_direction = 'inbound' then lt.last_turn_started_at end)::timestamptz as waiting_since,
-    m.candidate_contacts::integer as candidate_contacts
+    m.candidate_contacts::integer as candidate_contacts,
+    ft.first_response_working_seconds::double precision as first_response_working_seconds,
+    s.median_response_working_seconds::double precision as median_response_working_seconds
 from matches as m
 left join message_stats as s on s.dialog_id = m.dialog_id
 left join first_turn as ft on ft.dialog_id = m.dialog_id

@@ -30,6 +30,7 @@ MESSAGES = {
     "run.status.queued": ("в очереди", "queued"),
     "run.status.running": ("идёт", "running"),
     "run.status.succeeded": ("готово", "succeeded"),
+    "run.status.succeeded_with_warnings": ("готово с предупреждениями", "succeeded with warnings"),
     "run.status.failed": ("ошибка", "failed"),
     "run.status.cancelled": ("отменён", "cancelled"),
     "run.status.skipped": ("пропущен", "skipped"),

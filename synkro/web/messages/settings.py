@@ -342,6 +342,21 @@ MESSAGES = {
         "Клиент без ответа к концу дня считается «оставленным» только после такого ожидания.",
         "A customer unanswered at the day's end counts as left waiting only after this long.",
     ),
+    "settings.rt.working_hours": ("Рабочие часы", "Working hours"),
+    "settings.rt.h.working_hours": (
+        "ЧЧ:ММ-ЧЧ:ММ по времени компании, например 09:00-18:00: время ответа считается и в рабочих часах.",
+        "HH:MM-HH:MM in the company's time zone, e.g. 09:00-18:00: response times also count within them.",
+    ),
+    "settings.rt.working_days": ("Рабочие дни", "Working days"),
+    "settings.rt.h.working_days": (
+        "Дни недели 1 (пн) … 7 (вс): 1-5 или 1,2,3,4,5,6.",
+        "Weekdays 1 (Mon) … 7 (Sun): 1-5 or 1,2,3,4,5,6.",
+    ),
+    "settings.rt.holidays": ("Праздники", "Holidays"),
+    "settings.rt.h.holidays": (
+        "Нерабочие даты ГГГГ-ММ-ДД через запятую, например 2027-01-01,2027-01-07.",
+        "Non-working dates YYYY-MM-DD, comma-separated, e.g. 2027-01-01,2027-01-07.",
+    ),
     "settings.rt.context_messages": ("Сообщений контекста", "Context messages"),
     "settings.rt.h.context_messages": (
         "Сколько более ранних сообщений диалога видит ИИ (0–50).",
