@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox import faults
 from sandbox.state import SandboxState
+from sandbox.telegram_bots import BotAccount, poll_deadline, scope_key
 from sandbox.telegram_entities import EntityParseError, parse_text
 
 SERVICE = "telegram"
@@ -97,9 +98,9 @@ class TelegramStore:
     messages: list[dict[str, Any]] = field(default_factory=list)
     next_message_id: dict[int, int] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    next_update_id: int = 100_000_001
-    webhook_url: str = ""
+    bots: dict[str, BotAccount] = field(default_factory=dict)
+    # Every message in a chat, by (chat id, message id), so a reply can carry the message it answers.
+    sent: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     sent_at: dict[int, list[float]] = field(default_factory=dict)
     group_messages_per_minute: int = 0
     # Ambiguous outcomes: the next `accept_then_hang` sends are accepted (the message is in the chat)
@@ -124,26 +125,33 @@ def store(state: SandboxState) -> TelegramStore:
             LEGACY_GROUP_ID, "group", title="Synkro Sandbox Sales (old group)", migrate_to_chat_id=chat_id
         )
         state.service_data[SERVICE] = data
-        _add_update(data, OWNER_CHAT_ID, "/start")
+        default = register_bot(data, state.credentials.telegram_bot_token, "synkro_sandbox_bot")
+        inject_message(data, default, OWNER_CHAT_ID, "/start")
     return data
 
 
-def _bot_id(state: SandboxState) -> int:
-    return int(state.credentials.telegram_bot_token.split(":", 1)[0])
+def register_bot(ts: TelegramStore, token: str, username: str = "", first_name: str = "") -> BotAccount:
+    """Make ``token`` a bot the emulator answers for (idempotent; returns the existing bot if known)."""
+    bots = ts.bots
+    bot = bots.get(token)
+    if bot is None:
+        bot_id = int(token.split(":", 1)[0])
+        bot = BotAccount(
+            token=token,
+            username=username or f"synkro_sandbox_{bot_id}_bot",
+            first_name=first_name or "Synkro Sandbox Bot",
+        )
+        bots[token] = bot
+    return bot
+
+
+def default_bot(state: SandboxState) -> BotAccount:
+    return store(state).bots[state.credentials.telegram_bot_token]
 
 
 def bot_user(state: SandboxState) -> dict[str, Any]:
-    return {
-        "id": _bot_id(state),
-        "is_bot": True,
-        "first_name": "Synkro Sandbox Bot",
-        "username": "synkro_sandbox_bot",
-        "can_join_groups": True,
-        "can_read_all_group_messages": False,
-        "supports_inline_queries": False,
-        "can_connect_to_business": False,
-        "has_main_web_app": False,
-    }
+    """The credentials' bot as ``getMe`` returns it."""
+    return default_bot(state).user()
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -301,19 +309,24 @@ def _parse_or_fail(text: str, parse_mode: Any, *, caption: bool) -> tuple[str, l
     return plain, parsed.entities
 
 
-def _record(state: SandboxState, chat: Chat, fields: dict[str, Any], log: dict[str, Any]) -> dict[str, Any]:
+def _record(
+    state: SandboxState, bot: BotAccount, chat: Chat, fields: dict[str, Any], log: dict[str, Any]
+) -> dict[str, Any]:
     ts = store(state)
     message_id = ts.next_message_id.get(chat.id, 1)
     ts.next_message_id[chat.id] = message_id + 1
     ts.sent_at.setdefault(chat.id, []).append(time.monotonic())
     message = {
         "message_id": message_id,
-        "from": {k: bot_user(state)[k] for k in ("id", "is_bot", "first_name", "username")},
+        "from": bot.short_user(),
         "chat": chat.resource(),
         "date": int(time.time()),
         **fields,
     }
-    ts.messages.append({"chat_id": chat.id, "message_id": message_id, "date": message["date"], **log})
+    ts.messages.append(
+        {"chat_id": chat.id, "message_id": message_id, "date": message["date"], "bot_id": bot.id, **log}
+    )
+    ts.sent[(chat.id, message_id)] = message
     return message
 
 
@@ -371,11 +384,11 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 # -- methods ---------------------------------------------------------------------------------------
 
 
-async def m_get_me(state: SandboxState, params: dict[str, Any]) -> Any:
-    return bot_user(state)
+async def m_get_me(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    return bot.user()
 
 
-async def m_send_message(state: SandboxState, params: dict[str, Any]) -> Any:
+async def m_send_message(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     chat = _resolve_chat(state, params)
     text = params.get("text")
     if text in (None, ""):
@@ -394,10 +407,10 @@ async def m_send_message(state: SandboxState, params: dict[str, Any]) -> Any:
     log = {"type": "text", "text": plain, "raw_text": text, "parse_mode": parse_mode, "entities": entities}
     if markup:
         log["reply_markup"] = markup
-    return _record(state, chat, fields, log)
+    return _record(state, bot, chat, fields, log)
 
 
-async def _send_file(state: SandboxState, params: dict[str, Any], kind: str) -> Any:
+async def _send_file(state: SandboxState, bot: BotAccount, params: dict[str, Any], kind: str) -> Any:
     chat = _resolve_chat(state, params)
     upload = _file_param(state, params, kind)
     parse_mode = params.get("caption_parse_mode") or params.get("parse_mode")
@@ -461,18 +474,18 @@ async def _send_file(state: SandboxState, params: dict[str, Any], kind: str) -> 
         fields["caption"] = plain
         if entities:
             fields["caption_entities"] = entities
-    return _record(state, chat, fields, log)
+    return _record(state, bot, chat, fields, log)
 
 
-async def m_send_document(state: SandboxState, params: dict[str, Any]) -> Any:
-    return await _send_file(state, params, "document")
+async def m_send_document(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    return await _send_file(state, bot, params, "document")
 
 
-async def m_send_photo(state: SandboxState, params: dict[str, Any]) -> Any:
-    return await _send_file(state, params, "photo")
+async def m_send_photo(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    return await _send_file(state, bot, params, "photo")
 
 
-async def m_get_chat(state: SandboxState, params: dict[str, Any]) -> Any:
+async def m_get_chat(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     chat = _resolve_chat(state, params)
     if chat.migrate_to_chat_id is not None:
         raise ApiError(
@@ -496,9 +509,8 @@ async def m_get_chat(state: SandboxState, params: dict[str, Any]) -> Any:
     }
 
 
-async def m_get_updates(state: SandboxState, params: dict[str, Any]) -> Any:
-    ts = store(state)
-    if ts.webhook_url:
+async def m_get_updates(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    if bot.webhook_url:
         raise ApiError(
             409,
             "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
@@ -506,39 +518,97 @@ async def m_get_updates(state: SandboxState, params: dict[str, Any]) -> Any:
         )
     offset = _int(params, "offset", 0) or 0
     limit = max(1, min(_int(params, "limit", 100) or 100, 100))
-    timeout = max(0, _int(params, "timeout", 0) or 0)
+    deadline = poll_deadline(_int(params, "timeout", 0) or 0)
     allowed = _json_field(params, "allowed_updates")
-    if offset > 0:
-        ts.updates = [u for u in ts.updates if u["update_id"] >= offset]
-    deadline = time.monotonic() + min(timeout, 2)
+    bot.acknowledge(offset)
+    bot.poll_generation += 1
+    generation = bot.poll_generation
     while True:
-        pending = ts.updates[offset:] if offset < 0 else list(ts.updates)
-        if allowed:
-            pending = [u for u in pending if any(k in u for k in allowed)]
-        if pending or time.monotonic() >= deadline:
+        if generation != bot.poll_generation:
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                "instance is running",
+            )
+        pending = bot.pending(allowed)
+        remaining = deadline - time.monotonic()
+        if pending or remaining <= 0:
             return pending[:limit]
-        await asyncio.sleep(0.05)
+        await bot.wait(min(remaining, 0.5))
 
 
-async def m_set_webhook(state: SandboxState, params: dict[str, Any]) -> Any:
+async def m_set_webhook(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     url = str(params.get("url") or "")
     if url and not url.startswith("https://"):
         raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
-    store(state).webhook_url = url
+    secret = str(params.get("secret_token") or "")
+    if secret and (len(secret) > 256 or not all(c.isalnum() or c in "_-" for c in secret)):
+        raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+    if _json_field(params, "drop_pending_updates") in (True, "true", "True"):
+        bot.updates.clear()
+    bot.webhook_url = url
+    bot.webhook_secret = secret if url else ""
+    bot.webhook_allowed_updates = list(_json_field(params, "allowed_updates") or []) if url else []
     return True
 
 
-async def m_delete_webhook(state: SandboxState, params: dict[str, Any]) -> Any:
-    store(state).webhook_url = ""
+async def m_delete_webhook(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    if _json_field(params, "drop_pending_updates") in (True, "true", "True"):
+        bot.updates.clear()
+    bot.webhook_url = ""
+    bot.webhook_secret = ""
+    bot.webhook_allowed_updates = []
+    bot.arrived.set()
     return True
 
 
-async def m_get_webhook_info(state: SandboxState, params: dict[str, Any]) -> Any:
-    ts = store(state)
-    return {"url": ts.webhook_url, "has_custom_certificate": False, "pending_update_count": len(ts.updates)}
+async def m_get_webhook_info(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    info: dict[str, Any] = {
+        "url": bot.webhook_url,
+        "has_custom_certificate": False,
+        "pending_update_count": len(bot.updates),
+    }
+    if bot.webhook_url:
+        info["max_connections"] = 40
+        if bot.webhook_allowed_updates:
+            info["allowed_updates"] = bot.webhook_allowed_updates
+    return info
 
 
-async def m_get_file(state: SandboxState, params: dict[str, Any]) -> Any:
+def _scope(params: dict[str, Any]) -> str:
+    try:
+        return scope_key(_json_field(params, "scope"))
+    except ValueError as exc:
+        raise ApiError(400, "Bad Request: wrong bot command scope type specified") from exc
+
+
+async def m_set_my_commands(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    commands = _json_field(params, "commands")
+    if not isinstance(commands, list) or len(commands) > 100:
+        raise ApiError(400, "Bad Request: commands must be an array of at most 100 BotCommand")
+    clean: list[dict[str, str]] = []
+    for item in commands:
+        name = str((item or {}).get("command") or "")
+        description = str((item or {}).get("description") or "")
+        if not name or len(name) > 32 or not all(c.islower() or c.isdigit() or c == "_" for c in name):
+            raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        if not description or len(description) > 256:
+            raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        clean.append({"command": name, "description": description})
+    bot.commands[(_scope(params), str(params.get("language_code") or ""))] = clean
+    return True
+
+
+async def m_get_my_commands(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    return bot.commands_for(_json_field(params, "scope"), str(params.get("language_code") or ""))
+
+
+async def m_delete_my_commands(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    bot.commands.pop((_scope(params), str(params.get("language_code") or "")), None)
+    return True
+
+
+async def m_get_file(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     file_id = str(params.get("file_id") or "")
     stored = store(state).files.get(file_id.removesuffix("s")) if file_id else None
     if stored is None:
@@ -551,14 +621,17 @@ async def m_get_file(state: SandboxState, params: dict[str, Any]) -> Any:
     }
 
 
-def _sent_message(state: SandboxState, params: dict[str, Any]) -> tuple[Chat, dict[str, Any]]:
+def _sent_message(
+    state: SandboxState, bot: BotAccount, params: dict[str, Any]
+) -> tuple[Chat, dict[str, Any]]:
     """The bot's own message `message_id` in the chat; Telegram's 400 when it has none by that id."""
     chat = _resolve_chat(state, params)
     message_id = _int(params, "message_id")
     if message_id is None:
         raise ApiError(400, "Bad Request: message identifier is not specified")
     for logged in store(state).messages:
-        if logged["chat_id"] == chat.id and logged["message_id"] == message_id:
+        mine = logged.get("bot_id") == bot.id  # a bot edits only its own messages
+        if mine and logged["chat_id"] == chat.id and logged["message_id"] == message_id:
             return chat, logged
     raise ApiError(400, "Bad Request: message to edit not found")
 
@@ -569,11 +642,11 @@ NOT_MODIFIED = (
 )
 
 
-def _edited(state: SandboxState, chat: Chat, logged: dict[str, Any]) -> dict[str, Any]:
+def _edited(bot: BotAccount, chat: Chat, logged: dict[str, Any]) -> dict[str, Any]:
     fields = {k: logged[k] for k in ("text", "entities", "caption") if logged.get(k)}
     return {
         "message_id": logged["message_id"],
-        "from": {k: bot_user(state)[k] for k in ("id", "is_bot", "first_name", "username")},
+        "from": bot.short_user(),
         "chat": chat.resource(),
         "date": logged["date"],
         "edit_date": int(time.time()),
@@ -581,9 +654,9 @@ def _edited(state: SandboxState, chat: Chat, logged: dict[str, Any]) -> dict[str
     }
 
 
-async def m_edit_message_text(state: SandboxState, params: dict[str, Any]) -> Any:
+async def m_edit_message_text(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     """Real Telegram answers "message is not modified" for an edit to the same text and entities."""
-    chat, logged = _sent_message(state, params)
+    chat, logged = _sent_message(state, bot, params)
     if logged["type"] != "text":
         raise ApiError(400, "Bad Request: there is no text in the message to edit")
     text = params.get("text")
@@ -595,11 +668,11 @@ async def m_edit_message_text(state: SandboxState, params: dict[str, Any]) -> An
     logged.update(
         {"text": plain, "raw_text": text, "entities": entities, "parse_mode": params.get("parse_mode")}
     )
-    return _edited(state, chat, logged)
+    return _edited(bot, chat, logged)
 
 
-async def m_edit_message_caption(state: SandboxState, params: dict[str, Any]) -> Any:
-    chat, logged = _sent_message(state, params)
+async def m_edit_message_caption(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    chat, logged = _sent_message(state, bot, params)
     if logged["type"] == "text":
         raise ApiError(400, "Bad Request: there is no caption in the message to edit")
     caption = params.get("caption")
@@ -607,25 +680,25 @@ async def m_edit_message_caption(state: SandboxState, params: dict[str, Any]) ->
     if (plain or None) == logged.get("caption"):
         raise ApiError(400, NOT_MODIFIED)
     logged["caption"] = plain or None
-    return _edited(state, chat, logged)
+    return _edited(bot, chat, logged)
 
 
-async def m_edit_message_reply_markup(state: SandboxState, params: dict[str, Any]) -> Any:
-    chat, logged = _sent_message(state, params)
+async def m_edit_message_reply_markup(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
+    chat, logged = _sent_message(state, bot, params)
     markup = _json_field(params, "reply_markup") or None
     if markup == logged.get("reply_markup"):
         raise ApiError(400, NOT_MODIFIED)
     logged["reply_markup"] = markup
-    return _edited(state, chat, logged)
+    return _edited(bot, chat, logged)
 
 
-async def m_send_chat_action(state: SandboxState, params: dict[str, Any]) -> Any:
+async def m_send_chat_action(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     chat = _resolve_chat(state, params)
     _check_deliverable(state, chat)
     return True
 
 
-async def m_log_out(state: SandboxState, params: dict[str, Any]) -> Any:
+async def m_log_out(state: SandboxState, bot: BotAccount, params: dict[str, Any]) -> Any:
     return True
 
 
@@ -639,6 +712,9 @@ METHODS = {
     "setwebhook": m_set_webhook,
     "deletewebhook": m_delete_webhook,
     "getwebhookinfo": m_get_webhook_info,
+    "setmycommands": m_set_my_commands,
+    "getmycommands": m_get_my_commands,
+    "deletemycommands": m_delete_my_commands,
     "getfile": m_get_file,
     "sendchataction": m_send_chat_action,
     "editmessagetext": m_edit_message_text,
@@ -649,28 +725,65 @@ METHODS = {
 }
 
 
-def _add_update(ts: TelegramStore, chat_id: int, text: str) -> dict[str, Any]:
+def _entities(text: str) -> list[dict[str, Any]]:
+    """bot_command and mention entities as Telegram computes them (offsets in UTF-16 units)."""
+    found: list[dict[str, Any]] = []
+    position = 0
+    for word in text.split(" "):
+        stripped = word.rstrip(".,!?:;")
+        if stripped.startswith("/") and len(stripped) > 1:
+            kind = "bot_command"
+        elif stripped.startswith("@") and len(stripped) > 1:
+            kind = "mention"
+        else:
+            position += len(word) + 1
+            continue
+        found.append({"type": kind, "offset": _utf16(text[:position]), "length": _utf16(stripped)})
+        position += len(word) + 1
+    return found
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def inject_message(
+    ts: TelegramStore,
+    bot: BotAccount,
+    chat_id: int,
+    text: str,
+    *,
+    user: dict[str, Any] | None = None,
+    reply_to_message_id: int | None = None,
+    entities: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A user's message in ``chat_id`` as ``bot`` receives it; numbered in the chat's own sequence."""
     chat = ts.chats[chat_id]
-    sender = {
+    sender = user or {
         "id": chat_id if chat.type == "private" else OWNER_CHAT_ID,
         "is_bot": False,
         "first_name": chat.first_name or "Sandbox Owner",
     }
-    update = {
-        "update_id": ts.next_update_id,
-        "message": {
-            "message_id": 1_000_000 + ts.next_update_id % 1_000_000,
-            "from": sender,
-            "chat": chat.resource(),
-            "date": int(time.time()),
-            "text": text,
-        },
+    message_id = ts.next_message_id.get(chat_id, 1)
+    ts.next_message_id[chat_id] = message_id + 1
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "from": sender,
+        "chat": chat.resource(),
+        "date": int(time.time()),
+        "text": text,
     }
-    if text.startswith("/"):
-        update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    ts.next_update_id += 1
-    ts.updates.append(update)
-    return update
+    found = entities if entities is not None else _entities(text)
+    if found:
+        message["entities"] = found
+    if reply_to_message_id is not None:
+        replied = ts.sent.get((chat_id, reply_to_message_id))
+        if replied is None:
+            raise KeyError(reply_to_message_id)
+        # Telegram includes the replied message itself, without its own reply_to_message.
+        message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
+    ts.sent[(chat_id, message_id)] = message
+    return bot.push({"message": message})
 
 
 # -- app -------------------------------------------------------------------------------------------
@@ -684,7 +797,8 @@ def build_app(state: SandboxState) -> Starlette:
         fault = await faults.check(state, SERVICE, request, account=token[-4:], render=_fault_renderer)
         if fault is not None:
             return fault
-        if token != state.credentials.telegram_bot_token:
+        bot = store(state).bots.get(token)
+        if bot is None or bot.revoked:
             return fail(401, "Unauthorized")
         method = METHODS.get(request.path_params["method"].lower())
         if method is None:
@@ -696,7 +810,7 @@ def build_app(state: SandboxState) -> Starlette:
             return _fault_renderer(502, "server_error", None)
         try:
             params = await _params(request)
-            answer = ok(await method(state, params))
+            answer = ok(await method(state, bot, params))
         except ApiError as exc:
             return exc.response
         if is_send and ts.accept_then_hang > 0:
@@ -705,7 +819,8 @@ def build_app(state: SandboxState) -> Starlette:
         return answer
 
     async def download(request: Request) -> Response:
-        if request.path_params["token"] != state.credentials.telegram_bot_token:
+        bot = store(state).bots.get(request.path_params["token"])
+        if bot is None or bot.revoked:
             return fail(401, "Unauthorized")
         path = request.path_params["path"]
         stored = next((f for f in store(state).files.values() if f.file_path == path), None)
@@ -784,17 +899,58 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
             }
         )
 
+    async def bots(request: Request) -> Response:
+        """GET: the known bots; POST {"token", "username"?, "first_name"?, "revoked"?}: add or change one."""
+        ts = store(state)
+        if request.method == "GET":
+            return JSONResponse({"bots": [_bot_summary(b) for b in ts.bots.values()]})
+        payload = await request.json()
+        token = str(payload.get("token") or "")
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or len(tail) < 20:
+            error = "token must look like <digits>:<secret of 20+ chars>"
+            return JSONResponse({"error": error}, status_code=400)
+        username, first_name = str(payload.get("username") or ""), str(payload.get("first_name") or "")
+        bot = register_bot(ts, token, username, first_name)
+        if "revoked" in payload:
+            bot.revoked = bool(payload["revoked"])
+        return JSONResponse(_bot_summary(bot))
+
     async def updates(request: Request) -> Response:
+        """Inject a user's message for a bot (``bot_token`` or ``bot_id``; default: the credentials' bot)."""
         ts = store(state)
         payload = await request.json()
+        named = payload.get("bot_token") or payload.get("bot_id") is not None
+        bot = _find_bot(ts, payload) if named else default_bot(state)
+        if bot is None:
+            return JSONResponse({"error": "unknown bot_token/bot_id"}, status_code=404)
         chat_id = int(payload.get("chat_id", OWNER_CHAT_ID))
         if chat_id not in ts.chats:
             ts.chats[chat_id] = Chat(
                 chat_id,
-                "private" if chat_id > 0 else "group",
+                str(payload.get("chat_type") or ("private" if chat_id > 0 else "group")),
                 first_name=str(payload.get("first_name") or "Sandbox User"),
+                title=str(payload.get("title") or ""),
             )
-        return JSONResponse(_add_update(ts, chat_id, str(payload.get("text", "/start"))))
+        user = payload.get("user")
+        if user is not None and not (isinstance(user, dict) and isinstance(user.get("id"), int)):
+            return JSONResponse({"error": "user must be an object with an integer id"}, status_code=400)
+        if user is not None:
+            user = {"is_bot": False, "first_name": "Sandbox User", **user}
+        reply_to = payload.get("reply_to_message_id")
+        try:
+            update = inject_message(
+                ts,
+                bot,
+                chat_id,
+                str(payload.get("text", "/start")),
+                user=user,
+                reply_to_message_id=int(reply_to) if reply_to is not None else None,
+                entities=payload.get("entities"),
+            )
+        except KeyError:
+            return JSONResponse({"error": f"message {reply_to} not found in chat {chat_id}"}, status_code=404)
+        return JSONResponse(update)
 
     async def file_content(request: Request) -> Response:
         stored = store(state).files.get(request.path_params["file_id"])
@@ -807,5 +963,32 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         Route("/chats", chats, methods=["GET", "POST"]),
         Route("/updates", updates, methods=["POST"]),
         Route("/faults", faults_, methods=["POST"]),
+        Route("/bots", bots, methods=["GET", "POST"]),
         Route("/files/{file_id}", file_content, methods=["GET"]),
     ]
+
+
+def _find_bot(ts: TelegramStore, payload: dict[str, Any]) -> BotAccount | None:
+    token = payload.get("bot_token")
+    if token:
+        return ts.bots.get(str(token))
+    bot_id = payload.get("bot_id")
+    if bot_id is not None:
+        return next((b for b in ts.bots.values() if str(b.id) == str(bot_id)), None)
+    return None
+
+
+def _bot_summary(bot: BotAccount) -> dict[str, Any]:
+    """A bot for the control API: the token masked to its last 4 characters."""
+    return {
+        "id": bot.id,
+        "username": bot.username,
+        "token_last4": bot.token[-4:],
+        "revoked": bot.revoked,
+        "webhook_url": bot.webhook_url,
+        "pending_update_count": len(bot.updates),
+        "commands": [
+            {"scope": scope, "language_code": lang, "commands": cmds}
+            for (scope, lang), cmds in bot.commands.items()
+        ],
+    }

@@ -302,7 +302,7 @@ def test_the_page_shows_which_rubric_version_scored_what(
 def test_the_disputed_filter_and_the_human_score_come_from_the_corrections(
     portal: Portal, seeded: Seeded, database_url: str, page
 ) -> None:
-    """Issue 11: a dispute on a criterion puts its dialog under "disputed"; an override is the list's score."""
+    """Issue 11: a dispute on a criterion puts its dialog under the "disputed" filter."""
     from synkro.analysis import corrections
 
     with connect(database_url) as conn:

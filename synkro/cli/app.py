@@ -81,6 +81,7 @@ COMMAND_MODULES: list[str] = [
     "devtools",
     "checks",
     "web",
+    "bot",
 ]
 
 for _name in COMMAND_MODULES:
