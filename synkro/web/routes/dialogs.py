@@ -122,13 +122,17 @@ def dialogs_csv(request: Request, access: TenantAccess = Depends(require("manage
     tctx = tenant_context(request, access)
     url = tctx.warehouse_url()
     with connect(url) as probe:
-        if not listing.marts_ready(probe, access.slug):
-            raise HTTPException(status_code=404)
+        ready = listing.marts_ready(probe, access.slug)
 
     def chunks():
         with connect(url) as conn:
-            rows = listing.all_rows(
-                conn, access.slug, filters, scope=scope_of(access), timezone=access.tenant.timezone
+            # Before the first load there are no marts: the export is the header line, like the empty list.
+            rows = (
+                listing.all_rows(
+                    conn, access.slug, filters, scope=scope_of(access), timezone=access.tenant.timezone
+                )
+                if ready
+                else iter(())
             )
             yield from csv_chunks(
                 rows,
