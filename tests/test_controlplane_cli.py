@@ -31,6 +31,9 @@ def cli_env(db_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str
     monkeypatch.delenv("SYNKRO_SECRET_KEY", raising=False)
     monkeypatch.delenv("SYNKRO_DEBUG", raising=False)
     monkeypatch.setenv("SYNKRO_ACTOR", "tester@example.com")
+    # SYNKRO_ACTOR names the actor only for a super_admin (else the OS user is recorded).
+    synkro("user", "add", "tester@example.com", "--password-stdin", input="tester-long-password\n")
+    synkro("user", "grant", "tester@example.com", "super_admin")
     return db_env
 
 
@@ -445,6 +448,17 @@ def test_every_change_is_audited_with_actor(cli_env: str, tenant: str):
     assert {e["actor"] for e in entries} == {"tester@example.com"}
     assert entries[2]["details"]["changed_fields"] == ["api_key"]
     assert synkro("audit", "list").exit_code == 0
+
+
+def test_synkro_actor_is_ignored_unless_it_names_a_super_admin(
+    cli_env: str, tenant: str, monkeypatch: pytest.MonkeyPatch
+):
+    import getpass
+
+    monkeypatch.setenv("SYNKRO_ACTOR", "ceo@example.com")  # anyone can set a variable
+    synkro("settings", "set", tenant, "gemini_rpm=7")
+    entries = json.loads(synkro("audit", "list", "--tenant", tenant, "--json").stdout)
+    assert entries[0]["action"] == "settings.update" and entries[0]["actor"] == getpass.getuser()
 
 
 def test_errors_are_one_line_unless_debug(cli_env: str):

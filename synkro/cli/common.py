@@ -40,9 +40,8 @@ def controlplane():
 
 
 def actor() -> str:
-    from synkro.controlplane.audit import default_actor
-
-    return default_actor()
+    """Who this command's changes are recorded as (see ``AuditRepository.process_actor``)."""
+    return controlplane().audit.process_actor()
 
 
 def print_json(data: Any) -> None:

@@ -273,7 +273,7 @@ def runs(
     """Run history of a tenant, with the step that failed."""
     cp = controlplane()
     if events is not None:
-        run_events = cp.jobs.list_events(events)
+        run_events = cp.jobs.list_events(events, tenant=slug)
         if as_json:
             print_json([e.to_dict() for e in run_events])
             return

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from synkro.controlplane.tables import audit_log
+from synkro.controlplane.tables import audit_log, user_roles, users
 from synkro.secrets import mask
 
 SECRET_KEY_RE = re.compile(
@@ -25,15 +25,18 @@ SECRET_KEY_RE = re.compile(
 )
 
 
-def default_actor() -> str:
-    """`$SYNKRO_ACTOR`, else the OS user: who to blame for a change made from this process."""
-    configured = os.environ.get("SYNKRO_ACTOR")
-    if configured:
-        return configured
+def os_user() -> str:
+    """The OS user running this process (``unknown`` without a passwd entry, as in some containers)."""
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
+    except Exception:
         return "unknown"
+
+
+def default_actor() -> str:
+    """Who a change made from this process is recorded as, before ``$SYNKRO_ACTOR`` is checked: the OS
+    user. ``AuditRepository.process_actor`` honours ``$SYNKRO_ACTOR`` only for a super_admin."""
+    return os_user()
 
 
 def scrub(value: Any) -> Any:
@@ -75,6 +78,30 @@ class AuditEntry:
 class AuditRepository:
     def __init__(self, engine: Engine):
         self._engine = engine
+        self._process_actor: str | None = None
+
+    def process_actor(self) -> str:
+        """The actor of changes this process makes without a signed-in user (CLI, jobs).
+
+        Why not ``$SYNKRO_ACTOR`` as given: anyone can set an environment variable, so an audit
+        entry naming a person must be earned. It names the account in ``$SYNKRO_ACTOR`` only when that
+        account is a super_admin (an operator acting for someone, e.g. a support session); otherwise
+        the OS user, which the machine vouches for.
+        """
+        if self._process_actor is None:
+            claimed = (os.environ.get("SYNKRO_ACTOR") or "").strip().lower()
+            actor = os_user()
+            if claimed:
+                query = (
+                    select(user_roles.c.id)
+                    .join(users, users.c.id == user_roles.c.user_id)
+                    .where(users.c.email == claimed, user_roles.c.role == "super_admin")
+                )
+                with self._engine.connect() as conn:
+                    if conn.execute(query).first() is not None:
+                        actor = claimed
+            self._process_actor = actor
+        return self._process_actor
 
     def record(
         self,
@@ -87,7 +114,7 @@ class AuditRepository:
     ) -> None:
         """Append one entry; pass `conn` to make it part of the change's own transaction."""
         row = {
-            "actor": actor or default_actor(),
+            "actor": actor or self.process_actor(),
             "action": action,
             "tenant": tenant,
             "details": scrub(details or {}),

@@ -244,7 +244,10 @@ class JobRunRepository:
             raise NotFoundError(f"job run {run_id} not found") from None
         return JobRunEvent(**row._mapping)
 
-    def list_events(self, run_id: int) -> list[JobRunEvent]:
+    def list_events(self, run_id: int, *, tenant: str | None = None) -> list[JobRunEvent]:
+        """The run's events; with ``tenant``, a run of another tenant is not found (no peeking by id)."""
+        if tenant is not None and self.get_run(run_id).tenant != tenant:
+            raise NotFoundError(f"job run {run_id} not found for tenant {tenant}")
         with self._cp.engine.connect() as conn:
             rows = conn.execute(
                 select(job_run_events)

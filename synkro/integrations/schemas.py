@@ -14,6 +14,7 @@ a token and must not end up in an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from typing import Any, ClassVar, get_args
@@ -65,7 +66,19 @@ def _check_http_url(value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError("must be an http(s) URL such as https://example.com")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        # Tokens and keys travel in these requests: plain http only to this machine (the sandbox).
+        raise ValueError("must use https unless the host is this machine (localhost, 127.0.0.1, ::1)")
     return value.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _url_field(cls: type, value: str | None) -> str | None:

@@ -58,7 +58,7 @@ def report_id_of(events: list[Any]) -> int | None:
 def run_state(cp: ControlPlane, slug: str, run_id: int, lang: str) -> dict[str, Any]:
     """What the run page shows of a row, in one JSON-able dict (the page and the stream share it)."""
     row = cp.jobs.get_run(run_id)
-    events = cp.jobs.list_events(run_id)
+    events = cp.jobs.list_events(run_id, tenant=slug)
     redactor = for_tenant(cp, slug)
     report_id = report_id_of(events)
     return {
