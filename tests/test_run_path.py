@@ -255,7 +255,9 @@ def test_a_run_whose_code_server_died_is_failed_and_the_next_delivers_once(
 
 
 def test_no_wait_refuses_while_a_run_is_active(tenant: E2ETenant) -> None:
-    tenant.sandbox.state.set_faults("amocrm", latency_ms=1000)
+    # Slow enough that the load is still running when a second CLI process has started (seconds
+    # on a loaded machine); the fault is reset as soon as the refusal is seen.
+    tenant.sandbox.state.set_faults("amocrm", latency_ms=5000)
     running = _cli(tenant, "load", tenant.slug, "--source", "amocrm")
     try:
         _wait(
