@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from synkro.analysis.scoring import FATAL_BELOW, FATAL_CAP
+
 if TYPE_CHECKING:
     from synkro.analysis.rubric import Rubric
 
@@ -49,10 +51,8 @@ KINDS_BY_ROLE: dict[str, frozenset[str]] = {
     "super_admin": frozenset({"accept", "reject", "override"}),
 }
 NOTE_MAX = 2000
-# The scoring rule of issue 14.3 (synkro.analysis.scoring): a fatal criterion scored below 50 caps
-# the dialog's overall at 40 — applied to the corrected overall too, with the human values.
-FATAL_BELOW = 50
-FATAL_CAP = 40
+# The scoring rule of issue 14.3 (a fatal criterion below FATAL_BELOW caps the overall at FATAL_CAP)
+# is owned by synkro.analysis.scoring; the corrected overall applies it to the human values too.
 
 
 class CorrectionError(ValueError):
